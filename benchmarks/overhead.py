@@ -1,0 +1,99 @@
+"""Per-call overhead of ``@instrumentors.tool`` against the undecorated function and a bare SDK span.
+
+Same process, same in-memory exporter, interleaved rounds; prints microseconds
+per call and the ratio of our overhead to the bare span's. Run:
+
+    python benchmarks/overhead.py [--rounds 30] [--calls 2000] [--batch]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import statistics
+import time
+from collections.abc import Callable
+
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind
+
+import instrumentors
+from instrumentors import semconv
+
+
+def get_weather(city: str, units: str = "C") -> str:
+    """Get the weather for a city."""
+    return f"{city}: 21 {units}"
+
+
+def _per_call_us(fn: Callable[[], object], calls: int) -> float:
+    start = time.perf_counter()
+    for _ in range(calls):
+        fn()
+    return (time.perf_counter() - start) / calls * 1e6
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rounds", type=int, default=30)
+    parser.add_argument("--calls", type=int, default=2000)
+    parser.add_argument("--batch", action="store_true", help="BatchSpanProcessor instead of Simple")
+    args = parser.parse_args()
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    processor = BatchSpanProcessor(exporter) if args.batch else SimpleSpanProcessor(exporter)
+    provider.add_span_processor(processor)
+    trace.set_tracer_provider(provider)
+    tracer = trace.get_tracer("bench")
+
+    decorated = instrumentors.tool(get_weather)
+    bare_attributes = {
+        semconv.GEN_AI_OPERATION_NAME: semconv.OP_EXECUTE_TOOL,
+        semconv.GEN_AI_TOOL_NAME: "get_weather",
+        semconv.GEN_AI_TOOL_TYPE: "function",
+        semconv.TOOL_NAME: "get_weather",
+        semconv.GEN_AI_TOOL_DESCRIPTION: "Get the weather for a city.",
+        semconv.REQUEST_PARAMETERS_HASH: "sha256:9c9c2e9ed0e7b89198d14726e3be1cd0",
+    }
+
+    def plain() -> object:
+        return get_weather("Paris")
+
+    def bare() -> object:
+        with tracer.start_as_current_span(
+            "execute_tool get_weather", kind=SpanKind.INTERNAL, attributes=bare_attributes
+        ):
+            return get_weather("Paris")
+
+    def ours() -> object:
+        return decorated("Paris")
+
+    variants = {"plain": plain, "bare span": bare, "@tool": ours}
+    samples: dict[str, list[float]] = {name: [] for name in variants}
+    for fn in variants.values():  # warm-up
+        _per_call_us(fn, 500)
+    gc.collect()
+    for _ in range(args.rounds):
+        for name, fn in variants.items():
+            samples[name].append(_per_call_us(fn, args.calls))
+            exporter.clear()
+
+    med = {name: statistics.median(values) for name, values in samples.items()}
+    bare_cost = med["bare span"] - med["plain"]
+    ours_cost = med["@tool"] - med["plain"]
+    mode = "BatchSpanProcessor" if args.batch else "SimpleSpanProcessor"
+    print(f"{mode}, {args.rounds} interleaved rounds x {args.calls} calls (median per call)")
+    for name in variants:
+        print(f"  {name:<10} {med[name]:8.2f} µs/call")
+    print(f"  bare span overhead  {bare_cost:8.2f} µs")
+    print(f"  @tool overhead      {ours_cost:8.2f} µs")
+    print(f"  ratio @tool / bare  {ours_cost / bare_cost:8.2f}x  (target <= 1.30x)")
+    provider.shutdown()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,124 @@
+"""Span events for what happens inside a call: retries, rate limits, caches, circuit breakers.
+
+Each helper adds one event to the given span (default: the current span) with
+the attributes DESIGN.md fixes, and never raises.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from opentelemetry import trace
+from opentelemetry.trace import Span, Status, StatusCode
+from opentelemetry.util.types import AttributeValue
+
+from instrumentors import semconv
+from instrumentors.params import hash_params
+
+_logger = logging.getLogger(__name__)
+
+_CIRCUIT_EVENTS = {
+    "open": semconv.EVENT_CIRCUIT_OPENED,
+    "opened": semconv.EVENT_CIRCUIT_OPENED,
+    "half_open": semconv.EVENT_CIRCUIT_HALF_OPENED,
+    "half-open": semconv.EVENT_CIRCUIT_HALF_OPENED,
+    "half_opened": semconv.EVENT_CIRCUIT_HALF_OPENED,
+    "closed": semconv.EVENT_CIRCUIT_CLOSED,
+    "close": semconv.EVENT_CIRCUIT_CLOSED,
+}
+
+
+def error_type(exc: BaseException | type[BaseException]) -> str:
+    """The ``error.type`` value: the exception class's ``__qualname__``."""
+    kind = exc if isinstance(exc, type) else type(exc)
+    return kind.__qualname__
+
+
+def _target(span: Span | None) -> Span | None:
+    target = span if span is not None else trace.get_current_span()
+    return target if target.is_recording() else None
+
+
+def _add(span: Span | None, name: str, attributes: dict[str, AttributeValue]) -> bool:
+    try:
+        target = _target(span)
+        if target is None:
+            return False
+        target.add_event(name, attributes)
+        return True
+    except Exception:
+        _logger.debug("adding event %s failed", name, exc_info=True)
+        return False
+
+
+def record_retry(
+    attempt: int,
+    delay_s: float | None = None,
+    error_type: str | None = None,
+    status_code: int | None = None,
+    span: Span | None = None,
+) -> bool:
+    """Add ``retry.attempted`` (``attempt`` is the 1-based number of the retry)."""
+    attributes: dict[str, AttributeValue] = {semconv.RETRY_ATTEMPT: int(attempt)}
+    if delay_s is not None:
+        attributes[semconv.RETRY_DELAY_S] = float(delay_s)
+    if error_type:
+        attributes[semconv.ERROR_TYPE] = str(error_type)
+    if status_code is not None:
+        attributes[semconv.HTTP_RESPONSE_STATUS_CODE] = int(status_code)
+    return _add(span, semconv.EVENT_RETRY_ATTEMPTED, attributes)
+
+
+def record_rate_limit(
+    status_code: int | None = 429,
+    retry_after_s: float | None = None,
+    span: Span | None = None,
+) -> bool:
+    """Add ``rate.limit.invoked`` (``retry.after_s`` when the server said)."""
+    attributes: dict[str, AttributeValue] = {}
+    if status_code is not None:
+        attributes[semconv.HTTP_RESPONSE_STATUS_CODE] = int(status_code)
+    if retry_after_s is not None:
+        attributes[semconv.RETRY_AFTER_S] = float(retry_after_s)
+    return _add(span, semconv.EVENT_RATE_LIMIT_INVOKED, attributes)
+
+
+def record_cache(hit: bool, name: str, key: Any = None, span: Span | None = None) -> bool:
+    """Add ``cache.hit`` or ``cache.miss``; the key is hashed, never recorded raw."""
+    attributes: dict[str, AttributeValue] = {semconv.CACHE_NAME: str(name)}
+    if key is not None:
+        attributes[semconv.CACHE_KEY_HASH] = hash_params(key)
+    return _add(span, semconv.EVENT_CACHE_HIT if hit else semconv.EVENT_CACHE_MISS, attributes)
+
+
+def record_circuit_breaker(
+    state: str,
+    name: str,
+    failure_count: int | None = None,
+    span: Span | None = None,
+) -> bool:
+    """Add ``circuit.breaker.opened`` / ``half_opened`` / ``closed`` for a state change."""
+    event = _CIRCUIT_EVENTS.get(str(state).lower())
+    if event is None:
+        _logger.debug("unknown circuit breaker state %r", state)
+        return False
+    attributes: dict[str, AttributeValue] = {semconv.CIRCUIT_NAME: str(name)}
+    if failure_count is not None:
+        attributes[semconv.CIRCUIT_FAILURE_COUNT] = int(failure_count)
+    return _add(span, event, attributes)
+
+
+def record_error(exc: BaseException, span: Span | None = None) -> bool:
+    """Mark ``span`` failed: ``exception`` event, ERROR status, ``error.type``."""
+    try:
+        target = _target(span)
+        if target is None:
+            return False
+        target.record_exception(exc)
+        target.set_status(Status(StatusCode.ERROR, str(exc) or error_type(exc)))
+        target.set_attribute(semconv.ERROR_TYPE, error_type(exc))
+        return True
+    except Exception:
+        _logger.debug("record_error failed", exc_info=True)
+        return False

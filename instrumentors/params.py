@@ -1,0 +1,225 @@
+"""Tool parameters: canonical serialization, keyed hashing, redaction, truncation, sampling.
+
+Nothing here raises: parameters come from models and users, and a strange
+value must cost at worst a less useful hash, never the user's call.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import enum
+import hashlib
+import hmac
+import json
+import logging
+import math
+import random
+import re
+from collections.abc import Mapping
+from typing import Any, Final
+
+from instrumentors import semconv
+from instrumentors.config import Settings, settings
+
+_logger = logging.getLogger(__name__)
+
+MAX_DEPTH: Final = 64
+REDACTED: Final = "[REDACTED]"
+TRUNCATED_MARK: Final = "...[truncated]"
+_HEX_CHARS: Final = 32
+
+_SECRET_KEY = re.compile(
+    r"pass(word|wd|phrase)?|pwd|secret|token|api[-_]?key|apikey|auth|cookie|credential"
+    r"|private[-_]?key|access[-_]?key|session[-_]?key|signature|bearer|x-api-key",
+    re.IGNORECASE,
+)
+# Values that are secrets whatever their key is called.
+_SECRET_VALUE = re.compile(
+    r"\b(sk|rk|pk)-[A-Za-z0-9_\-]{16,}|\bBearer\s+[A-Za-z0-9._~+/\-]+=*"
+    r"|\bgh[pousr]_[A-Za-z0-9]{20,}|\bAKIA[0-9A-Z]{16}\b|\bxox[abpr]-[A-Za-z0-9-]{10,}"
+)
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
+
+
+def _fallback(value: Any) -> Any:
+    """``json`` default hook: a stable JSON-able stand-in for a non-JSON value."""
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return {"$bytes": base64.b64encode(bytes(value)).decode("ascii")}
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, (set, frozenset)):
+        return sorted((_canonical_text(v) for v in value))
+    if isinstance(value, (tuple, list)):
+        return list(value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: getattr(value, f.name, None) for f in dataclasses.fields(value)}
+    dump = getattr(value, "model_dump", None)  # pydantic v2 models
+    if callable(dump):
+        try:
+            return dump(mode="json")
+        except Exception:
+            _logger.debug("model_dump failed for %s", type(value), exc_info=True)
+    iso = getattr(value, "isoformat", None)  # date, datetime, time
+    if callable(iso):
+        return str(iso())
+    kind = type(value)
+    if kind.__module__ in ("uuid", "decimal", "pathlib", "fractions", "ipaddress"):
+        return str(value)
+    try:
+        text = repr(value)
+    except Exception:
+        text = ""
+    # Memory addresses differ between runs; the hash must not.
+    return f"<{kind.__module__}.{kind.__qualname__}>{_ADDRESS.sub('', text)}"
+
+
+def _normalize(value: Any, depth: int, seen: set[int]) -> Any:
+    """Slow path: a JSON-safe copy for what the C encoder rejects (cycles, NaN, odd keys, depth)."""
+    if depth > MAX_DEPTH:
+        return "<max-depth>"
+    if value is None or isinstance(value, (str, bool, int)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else repr(value)
+    if isinstance(value, Mapping) or isinstance(value, (list, tuple, set, frozenset)):
+        ident = id(value)
+        if ident in seen:
+            return "<cycle>"
+        seen.add(ident)
+        try:
+            if isinstance(value, Mapping):
+                items = [(_key(k), _normalize(v, depth + 1, seen)) for k, v in value.items()]
+                return dict(sorted(items, key=lambda kv: kv[0]))
+            normalized = [_normalize(v, depth + 1, seen) for v in value]
+            if isinstance(value, (set, frozenset)):
+                return sorted(normalized, key=_canonical_text)
+            return normalized
+        finally:
+            seen.discard(ident)
+    return _normalize(_fallback(value), depth + 1, seen)
+
+
+def _key(key: Any) -> str:
+    return key if isinstance(key, str) else _canonical_text(key)
+
+
+def _canonical_text(value: Any) -> str:
+    try:
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+    except Exception:
+        return str(type(value).__qualname__)
+
+
+# One encoder, built once: ``json.dumps`` with options builds a new one per call.
+_ENCODER: Final = json.JSONEncoder(
+    sort_keys=True,
+    separators=(",", ":"),
+    ensure_ascii=False,
+    allow_nan=False,
+    default=_fallback,
+)
+
+
+def canonical_json(value: Any) -> str:
+    """Canonical JSON text of ``value``: sorted keys, compact, stable fallbacks; never raises."""
+    try:
+        return _ENCODER.encode(value)
+    except (ValueError, TypeError, RecursionError):
+        pass  # cycle, NaN, mixed-type keys or very deep nesting: take the slow path
+    except Exception:
+        _logger.debug("canonical_json fast path failed", exc_info=True)
+    try:
+        return json.dumps(
+            _normalize(value, 0, set()),
+            sort_keys=True,
+            separators=(",", ":"),
+            ensure_ascii=False,
+            default=str,
+        )
+    except Exception:
+        _logger.debug("canonical_json slow path failed", exc_info=True)
+        return json.dumps(f"<unserializable {type(value).__qualname__}>")
+
+
+def hash_text(text: str, key: bytes | None) -> str:
+    """``hmac-sha256:<32 hex>`` with a key, else ``sha256:<32 hex>``."""
+    data = text.encode("utf-8", "surrogatepass")
+    if key:
+        digest = hmac.new(key, data, hashlib.sha256).hexdigest()
+        return semconv.HASH_PREFIX_HMAC + digest[:_HEX_CHARS]
+    return semconv.HASH_PREFIX_SHA256 + hashlib.sha256(data).hexdigest()[:_HEX_CHARS]
+
+
+def hash_params(params: Any, config: Settings | None = None) -> str:
+    """The ``request.parameters.hash`` value of ``params``; never raises."""
+    cfg = config or settings()
+    try:
+        return hash_text(canonical_json(params), cfg.hash_key)
+    except Exception:
+        _logger.debug("hash_params failed", exc_info=True)
+        return hash_text(f"<unhashable {type(params).__qualname__}>", cfg.hash_key)
+
+
+def is_secret_key(key: object) -> bool:
+    """True for keys like ``api_key``, ``Authorization`` or ``db_password``."""
+    return isinstance(key, str) and _SECRET_KEY.search(key) is not None
+
+
+def redact(value: Any, depth: int = 0) -> Any:
+    """A copy of ``value`` with secret-looking keys' values and secret-looking strings replaced."""
+    if depth > MAX_DEPTH:
+        return "<max-depth>"
+    if isinstance(value, str):
+        return _SECRET_VALUE.sub(REDACTED, value)
+    if isinstance(value, Mapping):
+        return {
+            k: REDACTED if is_secret_key(k) else redact(v, depth + 1) for k, v in value.items()
+        }
+    if isinstance(value, (list, tuple)):
+        return [redact(v, depth + 1) for v in value]
+    return value
+
+
+def truncate(text: str, max_length: int) -> str:
+    """``text`` cut to ``max_length`` characters, marked when cut."""
+    if len(text) <= max_length:
+        return text
+    keep = max(max_length - len(TRUNCATED_MARK), 0)
+    return text[:keep] + TRUNCATED_MARK
+
+
+def _truncate_values(value: Any, max_length: int, depth: int = 0) -> Any:
+    if depth > MAX_DEPTH:
+        return "<max-depth>"
+    if isinstance(value, str):
+        return truncate(value, max_length)
+    if isinstance(value, (bytes, bytearray)):
+        return truncate(f"<{len(value)} bytes>", max_length)
+    if isinstance(value, Mapping):
+        return {k: _truncate_values(v, max_length, depth + 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_truncate_values(v, max_length, depth + 1) for v in value]
+    return value
+
+
+def safe_content(value: Any, config: Settings | None = None) -> str:
+    """Redacted, truncated JSON text of captured content (arguments or results); never raises."""
+    cfg = config or settings()
+    try:
+        if isinstance(value, str):
+            return truncate(_SECRET_VALUE.sub(REDACTED, value), cfg.max_attribute_length)
+        cleaned = _truncate_values(redact(value), cfg.max_attribute_length)
+        return truncate(canonical_json(cleaned), cfg.max_attribute_length)
+    except Exception:
+        _logger.debug("safe_content failed", exc_info=True)
+        return f"<unserializable {type(value).__qualname__}>"
+
+
+def should_capture(config: Settings | None = None) -> bool:
+    """Whether this call's parameters are captured: content capture on, or sampled in."""
+    cfg = config or settings()
+    if cfg.capture_content:
+        return True
+    rate = cfg.capture_sample_rate
+    return rate > 0.0 and random.random() < rate

@@ -1,0 +1,84 @@
+"""Every attribute, event and span-name constant this package emits.
+
+GenAI names come from ``opentelemetry.semconv``; the agent extras that users
+asked for (and that no convention defines yet) are defined here, once.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as GenAI
+from opentelemetry.semconv.attributes import error_attributes, server_attributes
+
+# --- GenAI semantic conventions (re-exported so callers import one module) ---
+GEN_AI_OPERATION_NAME: Final = GenAI.GEN_AI_OPERATION_NAME
+GEN_AI_PROVIDER_NAME: Final = GenAI.GEN_AI_PROVIDER_NAME
+GEN_AI_REQUEST_MODEL: Final = GenAI.GEN_AI_REQUEST_MODEL
+GEN_AI_REQUEST_TOP_K: Final = GenAI.GEN_AI_REQUEST_TOP_K
+GEN_AI_RESPONSE_ID: Final = GenAI.GEN_AI_RESPONSE_ID
+GEN_AI_RESPONSE_MODEL: Final = GenAI.GEN_AI_RESPONSE_MODEL
+GEN_AI_RESPONSE_FINISH_REASONS: Final = GenAI.GEN_AI_RESPONSE_FINISH_REASONS
+GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK: Final = GenAI.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK
+GEN_AI_USAGE_INPUT_TOKENS: Final = GenAI.GEN_AI_USAGE_INPUT_TOKENS
+GEN_AI_USAGE_OUTPUT_TOKENS: Final = GenAI.GEN_AI_USAGE_OUTPUT_TOKENS
+GEN_AI_TOOL_NAME: Final = GenAI.GEN_AI_TOOL_NAME
+GEN_AI_TOOL_TYPE: Final = GenAI.GEN_AI_TOOL_TYPE
+GEN_AI_TOOL_CALL_ID: Final = GenAI.GEN_AI_TOOL_CALL_ID
+GEN_AI_TOOL_DESCRIPTION: Final = GenAI.GEN_AI_TOOL_DESCRIPTION
+GEN_AI_TOOL_CALL_ARGUMENTS: Final = GenAI.GEN_AI_TOOL_CALL_ARGUMENTS
+GEN_AI_TOOL_CALL_RESULT: Final = GenAI.GEN_AI_TOOL_CALL_RESULT
+GEN_AI_AGENT_NAME: Final = GenAI.GEN_AI_AGENT_NAME
+GEN_AI_AGENT_ID: Final = GenAI.GEN_AI_AGENT_ID
+GEN_AI_CONVERSATION_ID: Final = GenAI.GEN_AI_CONVERSATION_ID
+GEN_AI_DATA_SOURCE_ID: Final = GenAI.GEN_AI_DATA_SOURCE_ID
+ERROR_TYPE: Final = error_attributes.ERROR_TYPE
+SERVER_ADDRESS: Final = server_attributes.SERVER_ADDRESS
+SERVER_PORT: Final = server_attributes.SERVER_PORT
+
+OP_CHAT: Final = GenAI.GenAiOperationNameValues.CHAT.value
+OP_TEXT_COMPLETION: Final = GenAI.GenAiOperationNameValues.TEXT_COMPLETION.value
+OP_EMBEDDINGS: Final = GenAI.GenAiOperationNameValues.EMBEDDINGS.value
+OP_EXECUTE_TOOL: Final = GenAI.GenAiOperationNameValues.EXECUTE_TOOL.value
+OP_INVOKE_AGENT: Final = GenAI.GenAiOperationNameValues.INVOKE_AGENT.value
+OP_RETRIEVAL: Final = "retrieval"
+# Not a GenAI operation yet; kept distinct so GenAI metrics never count steps.
+OP_AGENT_STEP: Final = "agent_step"
+
+TOOL_TYPE_FUNCTION: Final = "function"
+TOOL_TYPE_EXTENSION: Final = "extension"
+TOOL_TYPE_DATASTORE: Final = "datastore"
+
+# --- our agent attributes ---
+TOOL_NAME: Final = "tool.name"
+AGENT_SESSION_ID: Final = "agent.session_id"
+AGENT_STEP_NAME: Final = "agent.step.name"
+REQUEST_PARAMETERS_HASH: Final = "request.parameters.hash"
+REQUEST_PARAMETERS: Final = "request.parameters"
+REQUEST_IDEMPOTENCY_KEY: Final = "request.idempotency_key"
+RETRIEVAL_DOCUMENTS_COUNT: Final = "retrieval.documents.count"
+
+# Baggage key carrying the session across processes.
+BAGGAGE_SESSION_KEY: Final = AGENT_SESSION_ID
+
+# --- span events and their attributes ---
+EVENT_RETRY_ATTEMPTED: Final = "retry.attempted"
+EVENT_RATE_LIMIT_INVOKED: Final = "rate.limit.invoked"
+EVENT_CACHE_HIT: Final = "cache.hit"
+EVENT_CACHE_MISS: Final = "cache.miss"
+EVENT_CIRCUIT_OPENED: Final = "circuit.breaker.opened"
+EVENT_CIRCUIT_HALF_OPENED: Final = "circuit.breaker.half_opened"
+EVENT_CIRCUIT_CLOSED: Final = "circuit.breaker.closed"
+
+RETRY_ATTEMPT: Final = "retry.attempt"
+RETRY_DELAY_S: Final = "retry.delay_s"
+RETRY_AFTER_S: Final = "retry.after_s"
+HTTP_RESPONSE_STATUS_CODE: Final = "http.response.status_code"
+CACHE_NAME: Final = "cache.name"
+CACHE_KEY_HASH: Final = "cache.key.hash"
+CIRCUIT_NAME: Final = "circuit.name"
+CIRCUIT_FAILURE_COUNT: Final = "circuit.failure_count"
+
+# Prefixes of the hash values; part of the contract (dashboards parse them).
+HASH_PREFIX_SHA256: Final = "sha256:"
+HASH_PREFIX_HMAC: Final = "hmac-sha256:"

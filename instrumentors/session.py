@@ -1,0 +1,187 @@
+"""Agent sessions: ``session()`` scopes, reading a session from context, and the span processor.
+
+The session id travels as the baggage entry ``agent.session_id``, so it follows
+the OpenTelemetry context into asyncio tasks, copied-context threads and, through
+the baggage propagator, into downstream services.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import logging
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any, Final, TypeVar, cast
+
+from opentelemetry import baggage
+from opentelemetry.context import Context, attach, detach
+from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
+
+from instrumentors import semconv
+
+_logger = logging.getLogger(__name__)
+
+MAX_SESSION_ID_LENGTH: Final = 256
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def current_session_id(context: Context | None = None) -> str | None:
+    """The session id in ``context`` (default: the current context), or None."""
+    value = baggage.get_baggage(semconv.BAGGAGE_SESSION_KEY, context)
+    return value if isinstance(value, str) and value else None
+
+
+def normalize_session_id(value: object) -> str | None:
+    """A usable session id from a framework value (str, int, UUID...), or None."""
+    if value is None or isinstance(value, bool):
+        return None
+    text = value if isinstance(value, str) else str(value)
+    text = text.strip()
+    if not text:
+        return None
+    return text[:MAX_SESSION_ID_LENGTH]
+
+
+def context_with_session(session_id: str, context: Context | None = None) -> Context:
+    """``context`` with the session baggage entry set."""
+    return baggage.set_baggage(semconv.BAGGAGE_SESSION_KEY, session_id, context)
+
+
+class session:  # noqa: N801 - lower-case like contextlib helpers; it is used as a function
+    """Put ``agent.session_id`` on every span in scope; a context manager and a decorator."""
+
+    __slots__ = ("_session_id", "_tokens")
+
+    def __init__(self, session_id: object) -> None:
+        normalized = normalize_session_id(session_id)
+        if normalized is None:
+            _logger.warning("instrumentors.session(%r): empty session id ignored", session_id)
+        self._session_id = normalized
+        self._tokens: list[object] = []
+
+    @property
+    def session_id(self) -> str | None:
+        """The normalized session id (None when the given id was empty)."""
+        return self._session_id
+
+    def __enter__(self) -> session:
+        token = attach(context_with_session(self._session_id)) if self._session_id else None
+        self._tokens.append(token)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        token = self._tokens.pop() if self._tokens else None
+        if token is not None:
+            detach(token)  # type: ignore[arg-type]
+
+    def __call__(self, func: F) -> F:
+        """Decorate ``func`` so each call runs inside this session."""
+        session_id = self._session_id
+        if session_id is None:
+            return func
+
+        if inspect.isasyncgenfunction(func):
+
+            @functools.wraps(func)
+            async def agen_wrapper(*args: Any, **kwargs: Any) -> Any:
+                with session(session_id):
+                    agen = func(*args, **kwargs)
+                async for item in _iterate_async_in(session_id, agen):
+                    yield item
+
+            return cast(F, agen_wrapper)
+
+        if inspect.iscoroutinefunction(func):
+
+            @functools.wraps(func)
+            async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+                with session(session_id):
+                    return await func(*args, **kwargs)
+
+            return cast(F, async_wrapper)
+
+        if inspect.isgeneratorfunction(func):
+
+            @functools.wraps(func)
+            def gen_wrapper(*args: Any, **kwargs: Any) -> Any:
+                gen = func(*args, **kwargs)
+                return (yield from _iterate_in(session_id, gen))
+
+            return cast(F, gen_wrapper)
+
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with session(session_id):
+                return func(*args, **kwargs)
+
+        return cast(F, wrapper)
+
+
+def _iterate_in(session_id: str, gen: Any) -> Any:
+    """Drive ``gen`` with the session current only while it runs, never while suspended."""
+    sent: Any = None
+    while True:
+        try:
+            with session(session_id):
+                item = gen.send(sent)
+        except StopIteration as stop:
+            return stop.value
+        try:
+            sent = yield item
+        except GeneratorExit:
+            gen.close()
+            raise
+        except BaseException as exc:  # forwarded into the wrapped generator, like yield from
+            with session(session_id):
+                try:
+                    item = gen.throw(exc)
+                except StopIteration as stop:
+                    return stop.value
+            sent = yield item
+
+
+async def _iterate_async_in(session_id: str, agen: Any) -> Any:
+    while True:
+        with session(session_id):
+            try:
+                item = await agen.__anext__()
+            except StopAsyncIteration:
+                return
+        yield item
+
+
+class SessionSpanProcessor(SpanProcessor):
+    """Copy the ``agent.session_id`` baggage onto every span started in that context.
+
+    Our own spans carry the session already; this is for other libraries'
+    spans (HTTP clients, databases, downstream services that install it).
+    """
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        try:
+            session_id = current_session_id(parent_context)
+            if session_id is None or not span.is_recording():
+                return
+            attributes = span.attributes or {}
+            if semconv.AGENT_SESSION_ID not in attributes:
+                span.set_attribute(semconv.AGENT_SESSION_ID, session_id)
+            if semconv.GEN_AI_CONVERSATION_ID not in attributes:
+                span.set_attribute(semconv.GEN_AI_CONVERSATION_ID, session_id)
+        except Exception:
+            _logger.debug("SessionSpanProcessor.on_start failed", exc_info=True)
+
+    def on_end(self, span: ReadableSpan) -> None:
+        return None
+
+    def shutdown(self) -> None:
+        return None
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return True

@@ -1,0 +1,263 @@
+"""``@tool`` for plain-Python tools and ``tool_call_id()`` to name the call it serves.
+
+The decorator is the hot path of the core: everything per function (name,
+description, how to bind arguments) is computed once at decoration time.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import logging
+from collections.abc import Callable
+from contextvars import ContextVar
+from types import TracebackType
+from typing import Any, Final, TypeVar, cast, overload
+
+from opentelemetry.context import get_value
+from opentelemetry.instrumentation.utils import _SUPPRESS_INSTRUMENTATION_KEY
+
+from instrumentors import semconv, telemetry
+from instrumentors._generators import traced_async_generator, traced_generator
+from instrumentors.telemetry import ToolRun
+
+_logger = logging.getLogger(__name__)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_SELF_NAMES: Final = frozenset({"self", "cls"})
+_DESCRIPTION_LIMIT: Final = 1024
+
+
+class _PendingCallId:
+    __slots__ = ("call_id", "taken")
+
+    def __init__(self, call_id: str) -> None:
+        self.call_id = call_id
+        self.taken = False
+
+
+_pending_call_id: ContextVar[_PendingCallId | None] = ContextVar(
+    "instrumentors_tool_call_id", default=None
+)
+
+
+class tool_call_id:  # noqa: N801 - used like a function
+    """Give the next ``@tool`` call inside the block this tool call id (and its span link)."""
+
+    __slots__ = ("_call_id", "_tokens")
+
+    def __init__(self, call_id: str) -> None:
+        self._call_id = str(call_id) if call_id is not None else ""
+        self._tokens: list[Any] = []
+
+    def __enter__(self) -> tool_call_id:
+        pending = _PendingCallId(self._call_id) if self._call_id else None
+        self._tokens.append(_pending_call_id.set(pending))
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._tokens:
+            _pending_call_id.reset(self._tokens.pop())
+
+
+def _take_call_id() -> str | None:
+    pending = _pending_call_id.get()
+    if pending is None or pending.taken:
+        return None
+    pending.taken = True
+    return pending.call_id
+
+
+class _ToolSpec:
+    """What is fixed per decorated function: names, description, argument binding."""
+
+    __slots__ = (
+        "defaults",
+        "description",
+        "drop_first",
+        "fast",
+        "name",
+        "positional",
+        "signature",
+        "tool_type",
+    )
+
+    def __init__(
+        self, func: Callable[..., Any], name: str, description: str | None, tool_type: str
+    ) -> None:
+        self.name = name
+        self.tool_type = tool_type
+        self.description = description
+        try:
+            self.signature: inspect.Signature | None = inspect.signature(func)
+        except (TypeError, ValueError):
+            self.signature = None
+        params = list(self.signature.parameters.values()) if self.signature else []
+        self.drop_first = bool(params) and params[0].name in _SELF_NAMES
+        kinds = {p.kind for p in params}
+        self.fast = self.signature is not None and not kinds & {
+            inspect.Parameter.VAR_POSITIONAL,
+            inspect.Parameter.VAR_KEYWORD,
+        }
+        self.positional = tuple(
+            p.name
+            for p in params
+            if p.kind
+            in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+        )
+        self.defaults = {
+            p.name: p.default for p in params if p.default is not inspect.Parameter.empty
+        }
+
+    def bind(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+        """Argument name -> value, defaults applied; positional and keyword calls alike."""
+        if self.fast and len(args) <= len(self.positional):
+            bound = dict(self.defaults) if self.defaults else {}
+            bound.update(zip(self.positional, args))
+            if kwargs:
+                bound.update(kwargs)
+        elif self.signature is not None:
+            try:
+                ba = self.signature.bind(*args, **kwargs)
+                ba.apply_defaults()
+                bound = dict(ba.arguments)
+            except TypeError:  # the call itself is wrong; the function will say so
+                bound = {"args": list(args), "kwargs": kwargs}
+        else:
+            bound = {"args": list(args), "kwargs": kwargs}
+        if self.drop_first and self.positional:
+            bound.pop(self.positional[0], None)
+        return bound
+
+
+def _description(func: Callable[..., Any]) -> str | None:
+    doc = inspect.getdoc(func)
+    if not doc:
+        return None
+    return doc.strip().split("\n\n", 1)[0].replace("\n", " ")[:_DESCRIPTION_LIMIT]
+
+
+def _start(spec: _ToolSpec, args: tuple[Any, ...], kwargs: dict[str, Any], attach: bool) -> ToolRun | None:
+    try:
+        run = telemetry.default().tool(
+            spec.name,
+            tool_type=spec.tool_type,
+            description=spec.description,
+            call_id=_take_call_id(),
+            attach=attach,
+        )
+        if run.span.is_recording():
+            run.set_params(spec.bind(args, kwargs))
+        return run
+    except Exception:
+        _logger.debug("instrumentors: starting the tool span for %s failed", spec.name, exc_info=True)
+        return None
+
+
+def _wrap(func: Callable[..., Any], spec: _ToolSpec) -> Callable[..., Any]:
+    if inspect.isasyncgenfunction(func):
+
+        @functools.wraps(func)
+        def agen_wrapper(*args: Any, **kwargs: Any) -> Any:
+            if get_value(_SUPPRESS_INSTRUMENTATION_KEY):
+                return func(*args, **kwargs)
+            run = _start(spec, args, kwargs, attach=False)
+            agen = func(*args, **kwargs)
+            return agen if run is None else traced_async_generator(agen, run)
+
+        return agen_wrapper
+
+    if inspect.isgeneratorfunction(func):
+
+        @functools.wraps(func)
+        def gen_wrapper(*args: Any, **kwargs: Any) -> Any:
+            if get_value(_SUPPRESS_INSTRUMENTATION_KEY):
+                return func(*args, **kwargs)
+            run = _start(spec, args, kwargs, attach=False)
+            gen = func(*args, **kwargs)
+            return gen if run is None else traced_generator(gen, run)
+
+        return gen_wrapper
+
+    if inspect.iscoroutinefunction(func):
+
+        @functools.wraps(func)
+        async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+            if get_value(_SUPPRESS_INSTRUMENTATION_KEY):
+                return await func(*args, **kwargs)
+            run = _start(spec, args, kwargs, attach=True)
+            if run is None:
+                return await func(*args, **kwargs)
+            try:
+                result = await func(*args, **kwargs)
+            except BaseException as exc:
+                run.fail(exc)
+                raise
+            run.stop(result)
+            return result
+
+        return async_wrapper
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if get_value(_SUPPRESS_INSTRUMENTATION_KEY):
+            return func(*args, **kwargs)
+        run = _start(spec, args, kwargs, attach=True)
+        if run is None:
+            return func(*args, **kwargs)
+        try:
+            result = func(*args, **kwargs)
+        except BaseException as exc:
+            run.fail(exc)
+            raise
+        run.stop(result)
+        return result
+
+    return wrapper
+
+
+@overload
+def tool(func: F, /) -> F: ...
+
+
+@overload
+def tool(
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    tool_type: str = semconv.TOOL_TYPE_FUNCTION,
+) -> Callable[[F], F]: ...
+
+
+def tool(
+    func: F | None = None,
+    /,
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    tool_type: str = semconv.TOOL_TYPE_FUNCTION,
+) -> F | Callable[[F], F]:
+    """Trace each call of ``func`` as an ``execute_tool`` span (sync, async, generators)."""
+
+    def decorate(target: F) -> F:
+        spec = _ToolSpec(
+            target,
+            name or getattr(target, "__name__", None) or type(target).__name__,
+            description if description is not None else _description(target),
+            tool_type,
+        )
+        wrapped = _wrap(target, spec)
+        wrapped.__instrumentors_tool__ = spec.name  # type: ignore[attr-defined]
+        return cast(F, wrapped)
+
+    if func is not None:
+        if not callable(func):
+            raise TypeError(f"@instrumentors.tool expects a callable, got {type(func).__name__}")
+        return decorate(func)
+    return decorate
