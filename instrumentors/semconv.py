@@ -57,6 +57,9 @@ REQUEST_PARAMETERS_HASH: Final = "request.parameters.hash"
 REQUEST_PARAMETERS: Final = "request.parameters"
 REQUEST_IDEMPOTENCY_KEY: Final = "request.idempotency_key"
 RETRIEVAL_DOCUMENTS_COUNT: Final = "retrieval.documents.count"
+# Tool calls a model response requested (ids and names only; arguments are content).
+GEN_AI_RESPONSE_TOOL_CALL_IDS: Final = "gen_ai.response.tool_call.ids"
+GEN_AI_RESPONSE_TOOL_CALL_NAMES: Final = "gen_ai.response.tool_call.names"
 
 # Baggage key carrying the session across processes.
 BAGGAGE_SESSION_KEY: Final = AGENT_SESSION_ID

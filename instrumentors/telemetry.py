@@ -412,12 +412,19 @@ class LLMRun(Run):
                 ]
 
     def register_tool_calls(self, calls: Sequence[ToolCallRequest]) -> None:
-        """Remember which tool calls this response requested, for links from ``execute_tool``."""
+        """Record the tool calls this response requested (ids, names) and register them for links."""
+        if not calls:
+            return
         with _ATTR_GUARD:
-            span_context = self._inv.span.get_span_context()
+            inv = self._llm
+            span_context = inv.span.get_span_context()
             for call in calls:
                 if call.id:
                     link_registry.register(call.id, span_context)
+            ids = [c.id for c in calls if c.id]
+            if ids:
+                inv.attributes[semconv.GEN_AI_RESPONSE_TOOL_CALL_IDS] = ids
+            inv.attributes[semconv.GEN_AI_RESPONSE_TOOL_CALL_NAMES] = [c.name for c in calls]
 
 
 def _parts(message: Message, limit: int) -> list[MessagePart]:
