@@ -1,4 +1,4 @@
-"""Per-call overhead of ``@instrumentors.tool`` against the undecorated function and a bare SDK span.
+"""Per-call overhead of ``@instrumentors.tool`` vs the undecorated function and a bare SDK span.
 
 Same process, same in-memory exporter, interleaved rounds; prints microseconds
 per call and the ratio of our overhead to the bare span's. Run:

@@ -8,7 +8,12 @@ from __future__ import annotations
 
 from instrumentors._bootstrap import SetupHandle, setup
 from instrumentors.discovery import instrument_all
-from instrumentors.events import record_cache, record_circuit_breaker, record_rate_limit, record_retry
+from instrumentors.events import (
+    record_cache,
+    record_circuit_breaker,
+    record_rate_limit,
+    record_retry,
+)
 from instrumentors.session import SessionSpanProcessor, session
 from instrumentors.steps import agent_step
 from instrumentors.tools import tool, tool_call_id

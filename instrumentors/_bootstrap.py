@@ -95,7 +95,9 @@ def _protocol(explicit: str | None, endpoint: str | None) -> str:
     return _GRPC if port == 4317 else _HTTP
 
 
-def _otlp_exporter(endpoint: str | None, protocol: str | None, headers: dict[str, str] | None) -> SpanExporter:
+def _otlp_exporter(
+    endpoint: str | None, protocol: str | None, headers: dict[str, str] | None
+) -> SpanExporter:
     env_endpoint = _env("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")
     proto = _protocol(protocol, endpoint or env_endpoint)
     kwargs: dict[str, Any] = {}
@@ -212,7 +214,9 @@ def setup(
                 meter_readers.append(_otlp_metric_reader(endpoint, protocol))
         elif named:
             for name, named_exporter in _named_exporters(named):
-                processor_cls = SimpleSpanProcessor if name in ("console", "agent_tree") else BatchSpanProcessor
+                processor_cls = (
+                    SimpleSpanProcessor if name in ("console", "agent_tree") else BatchSpanProcessor
+                )
                 processors.append(processor_cls(named_exporter))
                 names.append(name)
         else:
@@ -237,10 +241,8 @@ def setup(
         return _handle
 
 
-def _make_sli() -> SpanProcessor | None:
-    try:
-        from instrumentors.sli import SLIProcessor
-    except ImportError:
-        return None
-    processor: SpanProcessor = SLIProcessor()
-    return processor
+def _make_sli() -> SpanProcessor:
+    from instrumentors.sli import Objective, SLIProcessor
+
+    # A default objective so the embedded table says whether calls are healthy.
+    return SLIProcessor(default=Objective(latency_p95=2.0, success_rate=0.95))

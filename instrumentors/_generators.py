@@ -52,7 +52,7 @@ def _traced_generator(gen: Generator[Any, Any, Any], run: _Runlike) -> Generator
             finally:
                 run.stop()
             raise
-        except BaseException as exc:  # thrown in by the caller: forward it, like ``yield from``
+        except BaseException as exc:  # noqa: BLE001 - thrown in by the caller: forward it
             method, arg = gen.throw, exc
 
 
@@ -90,5 +90,5 @@ async def _traced_async_generator(
             finally:
                 run.stop()
             raise
-        except BaseException as exc:
+        except BaseException as exc:  # noqa: BLE001 - telemetry must never raise
             method, arg = agen.athrow, exc

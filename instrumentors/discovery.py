@@ -1,4 +1,4 @@
-"""``instrument_all()``: find our instrumentors through entry points and instrument what is installed."""
+"""``instrument_all()``: find our instrumentors by entry point; instrument what is installed."""
 
 from __future__ import annotations
 
@@ -63,7 +63,7 @@ def instrument_all(
     meter_provider: MeterProvider | None = None,
     http: bool = True,
 ) -> list[str]:
-    """Instrument every installed, supported framework; returns the entry-point names instrumented."""
+    """Instrument every installed, supported framework; return the names instrumented."""
     disabled = _disabled()
     done = [
         ep.name

@@ -66,7 +66,7 @@ def _describe(span: ReadableSpan) -> str:
     parts = [span.name, _format_duration(_duration_ms(span))]
     if span.status.status_code is StatusCode.ERROR:
         parts.append(f"ERROR {attrs.get(semconv.ERROR_TYPE, '')}".rstrip())
-    extras = [f"{label}={attrs[key]}" for key, label in _SHOWN if key in attrs]
+    extras = [f"{label}={attrs[key]!s}" for key, label in _SHOWN if key in attrs]
     if span.links:
         extras.append(f"links={len(span.links)}")
     if extras:
@@ -74,7 +74,7 @@ def _describe(span: ReadableSpan) -> str:
     events = []
     for event in list(span.events)[:_MAX_EVENTS_SHOWN]:
         eattrs = event.attributes or {}
-        detail = " ".join(f"{k.split('.')[-1]}={eattrs[k]}" for k in _EVENT_SHOWN if k in eattrs)
+        detail = " ".join(f"{k.split('.')[-1]}={eattrs[k]!s}" for k in _EVENT_SHOWN if k in eattrs)
         events.append(f"{event.name}{' ' + detail if detail else ''}")
     if len(span.events) > _MAX_EVENTS_SHOWN:
         events.append(f"+{len(span.events) - _MAX_EVENTS_SHOWN} more")

@@ -49,7 +49,7 @@ def _fallback(value: Any) -> Any:
     if isinstance(value, enum.Enum):
         return value.value
     if isinstance(value, (set, frozenset)):
-        return sorted((_canonical_text(v) for v in value))
+        return sorted(_canonical_text(v) for v in value)
     if isinstance(value, (tuple, list)):
         return list(value)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
@@ -68,7 +68,7 @@ def _fallback(value: Any) -> Any:
         return str(value)
     try:
         text = repr(value)
-    except Exception:
+    except Exception:  # noqa: BLE001 - telemetry must never raise
         text = ""
     # Memory addresses differ between runs; the hash must not.
     return f"<{kind.__module__}.{kind.__qualname__}>{_ADDRESS.sub('', text)}"
@@ -82,7 +82,7 @@ def _normalize(value: Any, depth: int, seen: set[int]) -> Any:
         return value
     if isinstance(value, float):
         return value if math.isfinite(value) else repr(value)
-    if isinstance(value, Mapping) or isinstance(value, (list, tuple, set, frozenset)):
+    if isinstance(value, (Mapping, list, tuple, set, frozenset)):
         ident = id(value)
         if ident in seen:
             return "<cycle>"
@@ -107,7 +107,7 @@ def _key(key: Any) -> str:
 def _canonical_text(value: Any) -> str:
     try:
         return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
-    except Exception:
+    except Exception:  # noqa: BLE001 - telemetry must never raise
         return str(type(value).__qualname__)
 
 
@@ -173,9 +173,7 @@ def redact(value: Any, depth: int = 0) -> Any:
     if isinstance(value, str):
         return _SECRET_VALUE.sub(REDACTED, value)
     if isinstance(value, Mapping):
-        return {
-            k: REDACTED if is_secret_key(k) else redact(v, depth + 1) for k, v in value.items()
-        }
+        return {k: REDACTED if is_secret_key(k) else redact(v, depth + 1) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [redact(v, depth + 1) for v in value]
     return value

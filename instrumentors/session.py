@@ -49,7 +49,7 @@ def context_with_session(session_id: str, context: Context | None = None) -> Con
     return baggage.set_baggage(semconv.BAGGAGE_SESSION_KEY, session_id, context)
 
 
-class session:  # noqa: N801 - lower-case like contextlib helpers; it is used as a function
+class session:
     """Put ``agent.session_id`` on every span in scope; a context manager and a decorator."""
 
     __slots__ = ("_session_id", "_tokens")
@@ -138,7 +138,7 @@ def _iterate_in(session_id: str, gen: Any) -> Any:
         except GeneratorExit:
             gen.close()
             raise
-        except BaseException as exc:  # forwarded into the wrapped generator, like yield from
+        except BaseException as exc:  # forwarded into the wrapped generator, like yield from  # noqa: BLE001 - telemetry must never raise
             with session(session_id):
                 try:
                     item = gen.throw(exc)

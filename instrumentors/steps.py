@@ -26,7 +26,7 @@ def _start(name: str, attach: bool) -> StepRun | None:
         return None
 
 
-class agent_step:  # noqa: N801 - used like a function
+class agent_step:
     """A span named ``name`` with ``agent.step.name`` around a block or each call of a function."""
 
     __slots__ = ("_name", "_runs")

@@ -14,8 +14,8 @@ from contextvars import ContextVar
 from types import TracebackType
 from typing import Any, Final, TypeVar, cast, overload
 
-from opentelemetry.context import get_value
-from opentelemetry.instrumentation.utils import _SUPPRESS_INSTRUMENTATION_KEY
+from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, get_value
+from opentelemetry.trace import get_current_span
 
 from instrumentors import semconv, telemetry
 from instrumentors._generators import traced_async_generator, traced_generator
@@ -30,10 +30,11 @@ _DESCRIPTION_LIMIT: Final = 1024
 
 
 class _PendingCallId:
-    __slots__ = ("call_id", "taken")
+    __slots__ = ("call_id", "scope", "taken")
 
-    def __init__(self, call_id: str) -> None:
+    def __init__(self, call_id: str, scope: object) -> None:
         self.call_id = call_id
+        self.scope = scope  # the span current when the block was entered
         self.taken = False
 
 
@@ -42,8 +43,13 @@ _pending_call_id: ContextVar[_PendingCallId | None] = ContextVar(
 )
 
 
-class tool_call_id:  # noqa: N801 - used like a function
-    """Give the next ``@tool`` call inside the block this tool call id (and its span link)."""
+class tool_call_id:
+    """Give the ``@tool`` call inside the block this tool call id (and its span link).
+
+    The first ``@tool`` call in the block takes it; later calls made directly in
+    the block (retries of the same call) take it too; tools nested inside
+    another tool's span do not.
+    """
 
     __slots__ = ("_call_id", "_tokens")
 
@@ -52,7 +58,7 @@ class tool_call_id:  # noqa: N801 - used like a function
         self._tokens: list[Any] = []
 
     def __enter__(self) -> tool_call_id:
-        pending = _PendingCallId(self._call_id) if self._call_id else None
+        pending = _PendingCallId(self._call_id, get_current_span()) if self._call_id else None
         self._tokens.append(_pending_call_id.set(pending))
         return self
 
@@ -68,10 +74,12 @@ class tool_call_id:  # noqa: N801 - used like a function
 
 def _take_call_id() -> str | None:
     pending = _pending_call_id.get()
-    if pending is None or pending.taken:
+    if pending is None:
         return None
-    pending.taken = True
-    return pending.call_id
+    if not pending.taken:
+        pending.taken = True
+        return pending.call_id
+    return pending.call_id if get_current_span() is pending.scope else None
 
 
 class _ToolSpec:
@@ -119,7 +127,7 @@ class _ToolSpec:
         """Argument name -> value, defaults applied; positional and keyword calls alike."""
         if self.fast and len(args) <= len(self.positional):
             bound = dict(self.defaults) if self.defaults else {}
-            bound.update(zip(self.positional, args))
+            bound.update(zip(self.positional, args, strict=False))
             if kwargs:
                 bound.update(kwargs)
         elif self.signature is not None:
@@ -143,7 +151,9 @@ def _description(func: Callable[..., Any]) -> str | None:
     return doc.strip().split("\n\n", 1)[0].replace("\n", " ")[:_DESCRIPTION_LIMIT]
 
 
-def _start(spec: _ToolSpec, args: tuple[Any, ...], kwargs: dict[str, Any], attach: bool) -> ToolRun | None:
+def _start(
+    spec: _ToolSpec, args: tuple[Any, ...], kwargs: dict[str, Any], attach: bool
+) -> ToolRun | None:
     try:
         run = telemetry.default().tool(
             spec.name,
@@ -156,7 +166,9 @@ def _start(spec: _ToolSpec, args: tuple[Any, ...], kwargs: dict[str, Any], attac
             run.set_params(spec.bind(args, kwargs))
         return run
     except Exception:
-        _logger.debug("instrumentors: starting the tool span for %s failed", spec.name, exc_info=True)
+        _logger.debug(
+            "instrumentors: starting the tool span for %s failed", spec.name, exc_info=True
+        )
         return None
 
 

@@ -206,13 +206,24 @@ def test_tool_call_id_and_link_to_requesting_chat_span(exporter) -> None:
         registry.register("call_1", chat.get_span_context())
     with instrumentors.tool_call_id("call_1"):
         get_weather("Paris")
-        get_weather("Rome")  # only the next @tool call takes the id
-    chat_span, first, second = exporter.get_finished_spans()
-    assert first.attributes[semconv.GEN_AI_TOOL_CALL_ID] == "call_1"
-    (link,) = first.links
-    assert link.context.span_id == chat_span.context.span_id
-    assert semconv.GEN_AI_TOOL_CALL_ID not in second.attributes
-    assert not second.links
+        get_weather("Paris")  # a retry of the same call, directly in the block
+    chat_span, first, retry = exporter.get_finished_spans()
+    for span in (first, retry):
+        assert span.attributes[semconv.GEN_AI_TOOL_CALL_ID] == "call_1"
+        (link,) = span.links
+        assert link.context.span_id == chat_span.context.span_id
+
+
+def test_tool_call_id_not_taken_by_nested_tools(exporter) -> None:
+    @instrumentors.tool
+    def outer() -> str:
+        return get_weather("Rome")
+
+    with instrumentors.tool_call_id("call_7"), instrumentors.agent_step("act"):
+        outer()
+    inner, outer_span, _step = exporter.get_finished_spans()
+    assert outer_span.attributes[semconv.GEN_AI_TOOL_CALL_ID] == "call_7"
+    assert semconv.GEN_AI_TOOL_CALL_ID not in inner.attributes
 
 
 def test_span_is_current_while_running_and_nests(exporter) -> None:
@@ -285,7 +296,10 @@ def test_threads_with_copied_context(exporter) -> None:
     results: list[str] = []
     with instrumentors.agent_step("fan-out"), instrumentors.session("s-threads"):
         threads = [
-            threading.Thread(target=contextvars.copy_context().run, args=(lambda: results.append(get_weather("Paris")),))
+            threading.Thread(
+                target=contextvars.copy_context().run,
+                args=(lambda: results.append(get_weather("Paris")),),
+            )
             for _ in range(8)
         ]
         for t in threads:
@@ -382,7 +396,7 @@ def test_generator_send_and_return_value(exporter) -> None:
 async def test_async_generator(exporter) -> None:
     @instrumentors.tool
     async def stream(n: int):  # type: ignore[no-untyped-def]
-        for i in range(n):
+        for _ in range(n):
             await asyncio.sleep(0)
             yield trace.get_current_span().name
 
@@ -405,7 +419,7 @@ def test_suppressed_instrumentation_makes_no_span(exporter) -> None:
 
 def test_unsampled_skips_parameter_work(exporter, unsampled, monkeypatch) -> None:
     calls = []
-    monkeypatch.setattr(telemetry, "hash_params", lambda *a, **k: calls.append(a) or "x")
+    monkeypatch.setattr(telemetry._runs, "hash_params", lambda *a, **k: calls.append(a) or "x")
     assert get_weather("Paris") == "Paris: 21 C"
     assert exporter.get_finished_spans() == ()
     assert calls == []
@@ -418,7 +432,7 @@ def test_telemetry_bug_does_not_break_the_call(exporter, monkeypatch) -> None:
     monkeypatch.setattr(telemetry.Telemetry, "tool", broken)
     assert get_weather("Paris") == "Paris: 21 C"
     monkeypatch.undo()
-    monkeypatch.setattr(telemetry, "hash_params", broken)
+    monkeypatch.setattr(telemetry._runs, "hash_params", broken)
     assert get_weather("Paris") == "Paris: 21 C"
     (span,) = exporter.get_finished_spans()  # the span survives the failed hash
     assert span.name == "execute_tool get_weather"

@@ -1,0 +1,217 @@
+"""SLIs per tool and model from finished spans: latency quantiles, error rate, error budgets.
+
+``SLIProcessor`` is a SpanProcessor: add it to a TracerProvider (``setup()``
+does) and call ``report()``. Latency is kept in a DDSketch per key (relative
+accuracy 1% by default), so memory is bounded by the number of keys, which is
+capped too: spans for keys past the cap are counted in ``overflow``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+from dataclasses import dataclass
+from typing import Final
+
+from ddsketch import DDSketch
+from opentelemetry.context import Context
+from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
+from opentelemetry.trace import StatusCode
+
+from instrumentors import semconv
+
+_logger = logging.getLogger(__name__)
+
+DEFAULT_MAX_KEYS: Final = 1_000
+DEFAULT_RELATIVE_ACCURACY: Final = 0.01
+
+# gen_ai.operation.name -> the attribute that names the tool, model, source or agent.
+_NAME_BY_OPERATION: Final = {
+    semconv.OP_EXECUTE_TOOL: (semconv.GEN_AI_TOOL_NAME,),
+    semconv.OP_CHAT: (semconv.GEN_AI_REQUEST_MODEL, semconv.GEN_AI_RESPONSE_MODEL),
+    semconv.OP_TEXT_COMPLETION: (semconv.GEN_AI_REQUEST_MODEL, semconv.GEN_AI_RESPONSE_MODEL),
+    semconv.OP_EMBEDDINGS: (semconv.GEN_AI_REQUEST_MODEL, semconv.GEN_AI_RESPONSE_MODEL),
+    semconv.OP_RETRIEVAL: (semconv.GEN_AI_DATA_SOURCE_ID,),
+    semconv.OP_INVOKE_AGENT: (semconv.GEN_AI_AGENT_NAME,),
+}
+
+
+@dataclass(frozen=True)
+class Objective:
+    """A service level objective: P95 latency in seconds and/or a success-rate fraction."""
+
+    latency_p95: float | None = None
+    success_rate: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.latency_p95 is not None and not self.latency_p95 > 0:
+            raise ValueError(f"latency_p95 must be > 0 seconds, got {self.latency_p95!r}")
+        if self.success_rate is not None and not 0.0 <= self.success_rate <= 1.0:
+            raise ValueError(f"success_rate must be within [0, 1], got {self.success_rate!r}")
+
+
+@dataclass(frozen=True)
+class SLIRow:
+    """One (operation, name) line of the report. Latencies in seconds.
+
+    Error budget: ``error_budget_allowed`` is the number of failures the
+    success-rate objective allows for ``count`` calls; ``error_budget_consumed``
+    the fraction of it spent (``errors / allowed``); ``error_budget_remaining``
+    ``1 - consumed`` (negative when overspent); ``burn_rate`` the error rate
+    divided by the allowed error rate (1.0 spends the budget exactly).
+    """
+
+    operation: str
+    name: str
+    count: int
+    errors: int
+    error_rate: float
+    p50: float
+    p95: float
+    p99: float
+    objective: Objective | None
+    latency_met: bool | None
+    success_met: bool | None
+    error_budget_allowed: float | None
+    error_budget_consumed: float | None
+    error_budget_remaining: float | None
+    burn_rate: float | None
+
+
+class _Stats:
+    __slots__ = ("count", "errors", "sketch")
+
+    def __init__(self, relative_accuracy: float) -> None:
+        self.sketch = DDSketch(relative_accuracy=relative_accuracy)
+        self.count = 0
+        self.errors = 0
+
+
+class SLIProcessor(SpanProcessor):
+    """Keeps per-(operation, name) latency sketches and error counts; thread-safe, bounded."""
+
+    def __init__(
+        self,
+        objectives: dict[str, Objective] | None = None,
+        default: Objective | None = None,
+        max_keys: int = DEFAULT_MAX_KEYS,
+        relative_accuracy: float = DEFAULT_RELATIVE_ACCURACY,
+    ) -> None:
+        self.objectives = dict(objectives or {})
+        self.default = default
+        self.max_keys = max(1, max_keys)
+        self.relative_accuracy = relative_accuracy
+        self._stats: dict[tuple[str, str], _Stats] = {}
+        self._lock = threading.Lock()
+        self.overflow = 0
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        return None
+
+    def on_end(self, span: ReadableSpan) -> None:
+        try:
+            attributes = span.attributes or {}
+            operation = attributes.get(semconv.GEN_AI_OPERATION_NAME)
+            keys = _NAME_BY_OPERATION.get(operation) if isinstance(operation, str) else None
+            if keys is None or span.start_time is None or span.end_time is None:
+                return
+            name = next((str(attributes[k]) for k in keys if attributes.get(k)), "unknown")
+            self.record(
+                str(operation),
+                name,
+                (span.end_time - span.start_time) / 1e9,
+                span.status.status_code is StatusCode.ERROR,
+            )
+        except Exception:
+            _logger.debug("SLIProcessor.on_end failed", exc_info=True)
+
+    def record(self, operation: str, name: str, duration_s: float, error: bool) -> None:
+        """Count one call (also usable without spans, e.g. from tests or other sources)."""
+        key = (operation, name)
+        with self._lock:
+            stats = self._stats.get(key)
+            if stats is None:
+                if len(self._stats) >= self.max_keys:
+                    self.overflow += 1
+                    return
+                stats = self._stats[key] = _Stats(self.relative_accuracy)
+            stats.sketch.add(max(duration_s, 0.0))
+            stats.count += 1
+            stats.errors += int(error)
+
+    def objective_for(self, name: str) -> Objective | None:
+        """The objective for a tool or model name (else the default)."""
+        return self.objectives.get(name, self.default)
+
+    def report(self) -> list[SLIRow]:
+        """One row per (operation, name), sorted by operation then name."""
+        with self._lock:
+            snapshot = [
+                (op, name, s.count, s.errors, *_quantiles(s.sketch))
+                for (op, name), s in self._stats.items()
+            ]
+        return [_row(*item, self.objective_for(item[1])) for item in sorted(snapshot)]
+
+    def render(self) -> str:
+        """The report as a terminal table ('' when nothing was recorded)."""
+        from instrumentors._sli_table import render_table
+
+        return render_table(self.report(), self.overflow)
+
+    def shutdown(self) -> None:
+        return None
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return True
+
+
+def _quantiles(sketch: DDSketch) -> tuple[float, float, float]:
+    values = (sketch.get_quantile_value(q) for q in (0.5, 0.95, 0.99))
+    p50, p95, p99 = (float(v) if v is not None else 0.0 for v in values)
+    return p50, p95, p99
+
+
+def _row(
+    operation: str,
+    name: str,
+    count: int,
+    errors: int,
+    p50: float,
+    p95: float,
+    p99: float,
+    objective: Objective | None,
+) -> SLIRow:
+    error_rate = errors / count if count else 0.0
+    latency_met = success_met = None
+    allowed = consumed = remaining = burn = None
+    if objective is not None and objective.latency_p95 is not None:
+        latency_met = p95 <= objective.latency_p95
+    if objective is not None and objective.success_rate is not None:
+        success_met = 1.0 - error_rate >= objective.success_rate
+        allowed_rate = 1.0 - objective.success_rate
+        allowed = count * allowed_rate
+        if allowed > 0:
+            consumed = errors / allowed
+            burn = error_rate / allowed_rate
+        else:  # a 100% objective: any failure overspends it
+            consumed = math.inf if errors else 0.0
+            burn = math.inf if errors else 0.0
+        remaining = 1.0 - consumed
+    return SLIRow(
+        operation=operation,
+        name=name,
+        count=count,
+        errors=errors,
+        error_rate=error_rate,
+        p50=p50,
+        p95=p95,
+        p99=p99,
+        objective=objective,
+        latency_met=latency_met,
+        success_met=success_met,
+        error_budget_allowed=allowed,
+        error_budget_consumed=consumed,
+        error_budget_remaining=remaining,
+        burn_rate=burn,
+    )

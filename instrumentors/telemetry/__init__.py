@@ -1,0 +1,310 @@
+"""The single bridge between invocation records and spans, events and metrics.
+
+Every call into ``opentelemetry-util-genai`` (a beta API that changes between
+minor releases) lives in this sub-package. On top of it we add what it lacks:
+session ids, parameter hashing and capture, the ``tool.name`` alias, span
+links from tool calls to the chat span that requested them, the
+``exception`` event, step spans, and the one-span-per-call merge for tools.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Final
+
+from opentelemetry import trace
+from opentelemetry.context import Context
+from opentelemetry.metrics import MeterProvider
+from opentelemetry.trace import SpanKind, Tracer, TracerProvider
+from opentelemetry.util.genai.handler import TelemetryHandler
+from opentelemetry.util.genai.invocation import GenAIInvocation, ToolInvocation
+from opentelemetry.util.genai.types import ContentCapturingMode
+from opentelemetry.util.types import AttributeValue
+
+from instrumentors import semconv
+from instrumentors.config import Settings, settings
+from instrumentors.params import truncate
+from instrumentors.session import context_with_session, current_session_id, normalize_session_id
+from instrumentors.telemetry._guard import START_GUARD as _START_GUARD
+from instrumentors.telemetry._guard import guard
+from instrumentors.telemetry._llm import LLMRun, Message, ToolCallRequest, safe_text
+from instrumentors.telemetry._runs import (
+    ACTIVE_TOOLS_CAP,
+    NO_PARAMS,
+    AgentRun,
+    EmbeddingRun,
+    RetrievalRun,
+    Run,
+    StepRun,
+    ToolRun,
+    _MergedToolRun,
+    _StepInvocation,
+    active_tools,
+)
+from instrumentors.version import __version__
+
+_logger = logging.getLogger(__name__)
+
+SCOPE: Final = "instrumentors"
+
+__all__ = [
+    "NO_PARAMS",
+    "SCOPE",
+    "AgentRun",
+    "EmbeddingRun",
+    "LLMRun",
+    "Message",
+    "RetrievalRun",
+    "Run",
+    "StepRun",
+    "Telemetry",
+    "ToolCallRequest",
+    "ToolRun",
+    "default",
+    "guard",
+    "reset_default",
+    "safe_text",
+]
+
+
+class Telemetry:
+    """Starts runs; one per instrumentor (its providers), plus a process default."""
+
+    def __init__(
+        self,
+        scope: str = SCOPE,
+        tracer_provider: TracerProvider | None = None,
+        meter_provider: MeterProvider | None = None,
+        config: Settings | None = None,
+    ) -> None:
+        self.config = config or settings()
+        self._handler = TelemetryHandler(
+            tracer_provider=tracer_provider,
+            meter_provider=meter_provider,
+            instrumentation_scope_name=scope,
+            instrumentation_scope_version=__version__,
+        )
+        _apply_capture_mode(self._handler, self.config)
+        self._tracer: Tracer = trace.get_tracer(scope, __version__, tracer_provider)
+
+    def _session_context(
+        self, session_id: object, context: Context | None
+    ) -> tuple[str | None, Context | None]:
+        """The effective session (an explicit ``session()`` wins) and the context to start in."""
+        current = current_session_id(context)
+        if current is not None:
+            return current, context
+        framework = normalize_session_id(session_id) if session_id is not None else None
+        if framework is None:
+            return None, context
+        # Children of this span (HTTP calls, nested tools) inherit the framework's session.
+        return framework, context_with_session(framework, context)
+
+    def tool(
+        self,
+        name: str,
+        *,
+        tool_type: str | None = semconv.TOOL_TYPE_FUNCTION,
+        description: str | None = None,
+        call_id: str | None = None,
+        params: Any = NO_PARAMS,
+        agent_name: str | None = None,
+        session_id: object = None,
+        context: Context | None = None,
+        attach: bool = True,
+        merge_any: bool = False,
+    ) -> ToolRun:
+        """Start an ``execute_tool {name}`` span (or enrich the directly enclosing one)."""
+        outer = active_tools.get(trace.get_current_span(context)) if active_tools else None
+        if outer is not None and not outer.finished and (merge_any or outer.name == name):
+            merged = _MergedToolRun(outer)
+            merged.set_call_id(call_id)
+            if params is not NO_PARAMS:
+                merged.set_params(params)
+            return merged
+        run = ToolRun(name, self.config)
+        sid, ctx = self._session_context(session_id, context)
+        run._inv = self._handler.tool(
+            name,
+            tool_type=tool_type,
+            agent_name=agent_name,
+            context=ctx,
+            _attach_to_context=attach,
+        )
+        with _START_GUARD:
+            inv = run._inv
+            if len(active_tools) < ACTIVE_TOOLS_CAP:
+                active_tools[inv.span] = run
+            assert isinstance(inv, ToolInvocation)
+            pending = inv.attributes
+            pending[semconv.TOOL_NAME] = name
+            if sid is not None:
+                pending[semconv.AGENT_SESSION_ID] = sid
+                pending[semconv.GEN_AI_CONVERSATION_ID] = sid
+            if description:
+                inv.tool_description = truncate(str(description), self.config.max_attribute_length)
+            if call_id:
+                run.set_call_id(call_id)
+            if params is not NO_PARAMS:
+                run.set_params(params)
+        return run
+
+    def llm(
+        self,
+        provider: str,
+        model: str | None,
+        *,
+        operation: str = semconv.OP_CHAT,
+        server_address: str | None = None,
+        server_port: int | None = None,
+        session_id: object = None,
+        context: Context | None = None,
+        attach: bool = True,
+    ) -> LLMRun:
+        """Start a ``chat {model}`` span, or enrich the enclosing one from another layer."""
+        sid, ctx = self._session_context(session_id, context)
+        inv = self._handler.inference(
+            provider,
+            request_model=model or None,
+            server_address=server_address,
+            server_port=server_port,
+            operation_name=operation,
+            context=ctx,
+            _attach_to_context=attach,
+            conversation_id=sid,
+        )
+        if sid is not None:
+            inv.attributes[semconv.AGENT_SESSION_ID] = sid
+        return LLMRun(inv, self.config)
+
+    def embedding(
+        self,
+        provider: str,
+        model: str | None,
+        *,
+        server_address: str | None = None,
+        server_port: int | None = None,
+        session_id: object = None,
+        context: Context | None = None,
+        attach: bool = True,
+    ) -> EmbeddingRun:
+        """Start an ``embeddings {model}`` span."""
+        sid, ctx = self._session_context(session_id, context)
+        inv = self._handler.embedding(
+            provider,
+            request_model=model or None,
+            server_address=server_address,
+            server_port=server_port,
+            context=ctx,
+            _attach_to_context=attach,
+        )
+        _session_attributes(inv, sid)
+        return EmbeddingRun(inv)
+
+    def retrieval(
+        self,
+        name: str,
+        *,
+        top_k: int | None = None,
+        provider: str | None = None,
+        session_id: object = None,
+        context: Context | None = None,
+        attach: bool = True,
+    ) -> RetrievalRun:
+        """Start a ``retrieval {name}`` span (``gen_ai.data_source.id`` = name)."""
+        sid, ctx = self._session_context(session_id, context)
+        inv = self._handler.retrieval(
+            data_source_id=name or None,
+            provider=provider,
+            context=ctx,
+            _attach_to_context=attach,
+        )
+        _session_attributes(inv, sid)
+        run = RetrievalRun(inv)
+        run.set_top_k(top_k)
+        return run
+
+    def agent(
+        self,
+        name: str,
+        *,
+        agent_id: str | None = None,
+        model: str | None = None,
+        description: str | None = None,
+        session_id: object = None,
+        context: Context | None = None,
+        attach: bool = True,
+    ) -> AgentRun:
+        """Start an ``invoke_agent {name}`` span."""
+        sid, ctx = self._session_context(session_id, context)
+        inv = self._handler.invoke_local_agent(
+            request_model=model,
+            agent_name=name or None,
+            context=ctx,
+            _attach_to_context=attach,
+            conversation_id=sid,
+        )
+        with _START_GUARD:
+            if agent_id:
+                # util-genai 1.3 emits the id only on remote agents; local ones need it too.
+                inv.attributes[semconv.GEN_AI_AGENT_ID] = str(agent_id)
+            if description:
+                inv.agent_description = truncate(str(description), self.config.max_attribute_length)
+            if sid is not None:
+                inv.attributes[semconv.AGENT_SESSION_ID] = sid
+        return AgentRun(inv)
+
+    def step(
+        self,
+        name: str,
+        *,
+        session_id: object = None,
+        context: Context | None = None,
+        attach: bool = True,
+    ) -> StepRun:
+        """Start a step span named ``name`` with ``agent.step.name``."""
+        sid, ctx = self._session_context(session_id, context)
+        attributes: dict[str, AttributeValue] = {
+            semconv.GEN_AI_OPERATION_NAME: semconv.OP_AGENT_STEP,
+            semconv.AGENT_STEP_NAME: name,
+        }
+        if sid is not None:
+            attributes[semconv.AGENT_SESSION_ID] = sid
+            attributes[semconv.GEN_AI_CONVERSATION_ID] = sid
+        span = self._tracer.start_span(
+            name, context=ctx, kind=SpanKind.INTERNAL, attributes=attributes
+        )
+        span_ctx = trace.set_span_in_context(span, ctx)
+        return StepRun(_StepInvocation(span, span_ctx, attach))
+
+
+def _session_attributes(inv: GenAIInvocation, sid: str | None) -> None:
+    if sid is not None:
+        inv.attributes[semconv.AGENT_SESSION_ID] = sid
+        inv.attributes[semconv.GEN_AI_CONVERSATION_ID] = sid
+
+
+def _apply_capture_mode(handler: TelemetryHandler, config: Settings) -> None:
+    """Make util-genai honour the spellings we accept (it only knows its enum names)."""
+    with guard("applying the content capturing mode"):
+        mode = ContentCapturingMode[config.capture_mode]
+        handler._content_capturing_mode = mode
+        handler._capture_content = mode is not ContentCapturingMode.NO_CONTENT
+
+
+_default: Telemetry | None = None
+
+
+def default() -> Telemetry:
+    """The process-wide Telemetry on the global providers (``@tool``, ``agent_step``, events)."""
+    global _default
+    current = _default
+    if current is None:
+        current = _default = Telemetry()
+    return current
+
+
+def reset_default() -> None:
+    """Forget the default Telemetry, so the next use re-reads settings (tests, ``setup()``)."""
+    global _default
+    _default = None

@@ -1,0 +1,221 @@
+"""LLM runs (chat / text completion) and the neutral message records frameworks fill."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from opentelemetry.util.genai.invocation import (
+    InferenceInvocation,
+)
+from opentelemetry.util.genai.types import (
+    InputMessage,
+    MessagePart,
+    OutputMessage,
+    TextPart,
+    ToolCallRequestPart,
+    ToolCallResponsePart,
+)
+
+from instrumentors import semconv
+from instrumentors.config import Settings
+from instrumentors.links import registry as link_registry
+from instrumentors.params import safe_content, truncate
+from instrumentors.telemetry._guard import ATTR_GUARD as _ATTR_GUARD
+from instrumentors.telemetry._runs import Run
+
+_logger = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class ToolCallRequest:
+    """A tool call a model asked for (neutral form)."""
+
+    name: str
+    id: str | None = None
+    arguments: Any = None
+
+
+@dataclass(slots=True)
+class Message:
+    """A chat message in neutral form; converted to GenAI message parts only under capture."""
+
+    role: str
+    text: str | None = None
+    tool_calls: Sequence[ToolCallRequest] = field(default_factory=tuple)
+    tool_call_id: str | None = None
+    tool_result: Any = None
+    finish_reason: str | None = None
+
+
+# --------------------------------------------------------------------------- runs
+
+
+class LLMRun(Run):
+    """A ``chat`` / ``text_completion`` span (or, nested in another layer's, an enrichment)."""
+
+    __slots__ = ("_config",)
+
+    def __init__(self, inv: InferenceInvocation, config: Settings) -> None:
+        super().__init__(inv)
+        self._config = config
+
+    @property
+    def _llm(self) -> InferenceInvocation:
+        inv = self._inv
+        assert isinstance(inv, InferenceInvocation)
+        return inv
+
+    @property
+    def capture_content(self) -> bool:
+        """Whether message content is recorded for this call."""
+        return self._config.capture_content
+
+    def set_request(
+        self,
+        *,
+        temperature: float | None = None,
+        top_p: float | None = None,
+        max_tokens: int | None = None,
+        seed: int | None = None,
+        stop_sequences: Sequence[str] | None = None,
+        frequency_penalty: float | None = None,
+        presence_penalty: float | None = None,
+        choice_count: int | None = None,
+        stream: bool | None = None,
+    ) -> None:
+        """Request parameters (``gen_ai.request.*``)."""
+        with _ATTR_GUARD:
+            inv = self._llm
+            values = {
+                "temperature": temperature,
+                "top_p": top_p,
+                "max_tokens": max_tokens,
+                "seed": seed,
+                "frequency_penalty": frequency_penalty,
+                "presence_penalty": presence_penalty,
+                "request_choice_count": choice_count,
+                "request_stream": stream,
+            }
+            for name, value in values.items():
+                if value is not None:
+                    setattr(inv, name, value)
+            if stop_sequences:
+                inv.stop_sequences = list(stop_sequences)
+
+    def set_response(
+        self,
+        *,
+        response_id: str | None = None,
+        model: str | None = None,
+        finish_reasons: Sequence[str] | None = None,
+    ) -> None:
+        """Response identity (``gen_ai.response.*``)."""
+        with _ATTR_GUARD:
+            inv = self._llm
+            if response_id:
+                inv.response_id = response_id
+            if model:
+                inv.response_model_name = model
+            if finish_reasons:
+                inv.finish_reasons = [str(r) for r in finish_reasons]
+
+    def set_usage(
+        self,
+        *,
+        input_tokens: int | None = None,
+        output_tokens: int | None = None,
+        cache_read_input_tokens: int | None = None,
+        cache_creation_input_tokens: int | None = None,
+        reasoning_tokens: int | None = None,
+    ) -> None:
+        """Token usage (``gen_ai.usage.*``)."""
+        with _ATTR_GUARD:
+            inv = self._llm
+            if input_tokens is not None:
+                inv.input_tokens = int(input_tokens)
+            if output_tokens is not None:
+                inv.output_tokens = int(output_tokens)
+            if cache_read_input_tokens is not None:
+                inv.cache_read_input_tokens = int(cache_read_input_tokens)
+            if cache_creation_input_tokens is not None:
+                inv.cache_creation_input_tokens = int(cache_creation_input_tokens)
+            if reasoning_tokens is not None:
+                inv.thinking_tokens = int(reasoning_tokens)
+
+    def record_chunk(self) -> None:
+        """A streamed chunk arrived (time to first chunk; cheap after the first)."""
+        inv = self._inv
+        if not isinstance(inv, InferenceInvocation) or inv._ttfc_seconds is not None:
+            return
+        with _ATTR_GUARD:
+            inv.record_stream_chunk()
+            ttfc = inv._ttfc_seconds
+            if ttfc is not None:
+                inv.attributes[semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = ttfc
+
+    def set_messages(
+        self,
+        inputs: Sequence[Message] | None = None,
+        outputs: Sequence[Message] | None = None,
+    ) -> None:
+        """Message content; recorded only when content capture is on (redacted, truncated)."""
+        if not self._config.capture_content:
+            return
+        with _ATTR_GUARD:
+            inv = self._llm
+            limit = self._config.max_attribute_length
+            if inputs is not None:
+                inv.input_messages = [
+                    InputMessage(role=m.role, parts=_parts(m, limit)) for m in inputs
+                ]
+            if outputs is not None:
+                inv.output_messages = [
+                    OutputMessage(
+                        role=m.role, parts=_parts(m, limit), finish_reason=m.finish_reason
+                    )
+                    for m in outputs
+                ]
+
+    def register_tool_calls(self, calls: Sequence[ToolCallRequest]) -> None:
+        """Record the tool calls this response requested (ids, names); register them for links."""
+        if not calls:
+            return
+        with _ATTR_GUARD:
+            inv = self._llm
+            span_context = inv.span.get_span_context()
+            for call in calls:
+                if call.id:
+                    link_registry.register(call.id, span_context)
+            ids = [c.id for c in calls if c.id]
+            if ids:
+                inv.attributes[semconv.GEN_AI_RESPONSE_TOOL_CALL_IDS] = ids
+            inv.attributes[semconv.GEN_AI_RESPONSE_TOOL_CALL_NAMES] = [c.name for c in calls]
+
+
+def _parts(message: Message, limit: int) -> list[MessagePart]:
+    parts: list[MessagePart] = []
+    if message.text:
+        parts.append(TextPart(content=safe_text(message.text, limit)))
+    for call in message.tool_calls:
+        parts.append(
+            ToolCallRequestPart(
+                arguments=safe_content(call.arguments) if call.arguments is not None else None,
+                name=call.name,
+                id=call.id,
+            )
+        )
+    if message.tool_call_id is not None or message.tool_result is not None:
+        parts.append(
+            ToolCallResponsePart(
+                response=safe_content(message.tool_result), id=message.tool_call_id
+            )
+        )
+    return parts
+
+
+def safe_text(text: str, limit: int) -> str:
+    """Message text as captured: secret-looking values redacted, truncated."""
+    return truncate(safe_content(text), limit)

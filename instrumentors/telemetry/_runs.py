@@ -1,0 +1,307 @@
+"""Runs: a started span per operation with the lifecycle util-genai gives invocations.
+
+``stop``/``fail`` end a run exactly once and never raise; tool runs add our
+extras (parameter hash and capture, call id and link, the layer merge).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any, Final
+
+from opentelemetry import trace
+from opentelemetry.context import Context, attach, detach
+from opentelemetry.trace import Span
+from opentelemetry.util.genai.invocation import (
+    EmbeddingInvocation,
+    Error,
+    GenAIInvocation,
+    RetrievalInvocation,
+    ToolInvocation,
+)
+from opentelemetry.util.types import AttributeValue
+
+from instrumentors import semconv
+from instrumentors.config import Settings
+from instrumentors.events import error_type
+from instrumentors.links import registry as link_registry
+from instrumentors.params import hash_params, safe_content, should_capture
+from instrumentors.telemetry._guard import ATTR_GUARD as _ATTR_GUARD
+from instrumentors.telemetry._guard import STOP_GUARD as _STOP_GUARD
+
+_logger = logging.getLogger(__name__)
+
+NO_PARAMS: Final[Any] = object()
+# Open tool runs by span, to find the one a second layer should enrich. A plain
+# dict (atomic get/set under the GIL) is far cheaper than a context copy per call.
+active_tools: dict[Span, ToolRun] = {}
+ACTIVE_TOOLS_CAP: Final = 100_000
+
+
+class Run:
+    """A started span for one operation; ``stop``/``fail`` end it exactly once."""
+
+    __slots__ = ("_inv",)
+
+    def __init__(self, inv: GenAIInvocation | _StepInvocation) -> None:
+        self._inv = inv
+
+    @property
+    def span(self) -> Span:
+        """The span (for suppressed/merged runs, the outer span being enriched)."""
+        return self._inv.span
+
+    @property
+    def context(self) -> Context:
+        """The context in which this run's span is current."""
+        return self._inv.context
+
+    @property
+    def finished(self) -> bool:
+        """True once the run has ended."""
+        return bool(self._inv._finished)
+
+    def set_attribute(self, key: str, value: AttributeValue | None) -> None:
+        """Set an attribute now (skipped for None values and non-recording spans)."""
+        if value is None:
+            return
+        with _ATTR_GUARD:
+            span = self._inv.span
+            if span.is_recording():
+                span.set_attribute(key, value)
+
+    def set_attributes(self, attributes: Mapping[str, AttributeValue | None]) -> None:
+        """Set several attributes now; None values are skipped."""
+        with _ATTR_GUARD:
+            span = self._inv.span
+            if span.is_recording():
+                span.set_attributes({k: v for k, v in attributes.items() if v is not None})
+
+    def add_link(self, tool_call_id: str | None) -> None:
+        """Link this span to the chat span that requested ``tool_call_id``, if known."""
+        with _ATTR_GUARD:
+            requested_by = link_registry.lookup(tool_call_id)
+            if requested_by is not None and self._inv.span.is_recording():
+                self._inv.span.add_link(requested_by)
+
+    @contextmanager
+    def activate(self) -> Iterator[None]:
+        """Make the span current inside the block (streams and generators between reads)."""
+        token = None
+        with _ATTR_GUARD:
+            if not self._inv._finished:
+                token = attach(self._inv.context)
+        try:
+            yield
+        finally:
+            if token is not None:
+                detach(token)
+
+    def suspend(self) -> None:
+        """Restore the caller's context while the run goes on (a stream handed back)."""
+        with _STOP_GUARD:
+            self._inv.suspend()
+
+    def stop(self) -> None:
+        """End successfully (idempotent, never raises)."""
+        with _STOP_GUARD:
+            self._inv.stop()
+
+    def fail(self, exc: BaseException) -> None:
+        """End with status ERROR, ``error.type`` and an ``exception`` event (never raises)."""
+        with _STOP_GUARD:
+            if self._inv._finished:
+                return
+            span = self._inv.span
+            if span.is_recording():
+                span.record_exception(exc)
+            self._inv.fail(Error(message=str(exc), type=error_type(exc), exception=exc))
+
+
+class ToolRun(Run):
+    """An ``execute_tool`` span."""
+
+    __slots__ = ("_capture", "_config", "call_id", "has_hash", "name")
+
+    def __init__(self, name: str, config: Settings) -> None:
+        self.name = name
+        self._config = config
+        self._capture = False
+        self.call_id: str | None = None
+        self.has_hash = False
+
+    def set_call_id(self, call_id: str | None) -> None:
+        """Record the tool call id (and link to the requesting chat span) if not known yet."""
+        if not call_id or self.call_id:
+            return
+        self.call_id = call_id
+        with _ATTR_GUARD:
+            inv = self._inv
+            if isinstance(inv, ToolInvocation):
+                inv.tool_call_id = call_id
+            else:
+                self.set_attribute(semconv.GEN_AI_TOOL_CALL_ID, call_id)
+        self.add_link(call_id)
+
+    def set_params(self, params: Any) -> None:
+        """Hash the tool's input; capture it (redacted, truncated) when capture is on or sampled."""
+        if self.has_hash:
+            return
+        with _ATTR_GUARD:
+            span = self._inv.span
+            if not span.is_recording():
+                return
+            self.has_hash = True
+            attrs: dict[str, AttributeValue] = {
+                semconv.REQUEST_PARAMETERS_HASH: hash_params(params, self._config)
+            }
+            if should_capture(self._config):
+                self._capture = True
+                captured = safe_content(params, self._config)
+                attrs[semconv.REQUEST_PARAMETERS] = captured
+                attrs[semconv.GEN_AI_TOOL_CALL_ARGUMENTS] = captured
+            self._pending().update(attrs)
+
+    def _pending(self) -> dict[str, AttributeValue]:
+        inv = self._inv
+        # util-genai sets ``attributes`` in one batch at finish: cheaper than per-key writes.
+        return inv.attributes if isinstance(inv, GenAIInvocation) else inv.pending
+
+    def stop(self, result: Any = NO_PARAMS) -> None:  # type: ignore[override]
+        """End successfully; the result is recorded only when this call's content is captured."""
+        if self._capture and result is not NO_PARAMS:
+            with _ATTR_GUARD:
+                self._pending()[semconv.GEN_AI_TOOL_CALL_RESULT] = safe_content(
+                    result, self._config
+                )
+        active_tools.pop(self._inv.span, None)
+        super().stop()
+
+    def fail(self, exc: BaseException) -> None:
+        """End with status ERROR (see ``Run.fail``)."""
+        active_tools.pop(self._inv.span, None)
+        super().fail(exc)
+
+
+class _MergedToolRun(ToolRun):
+    """A second layer seeing the same tool call: enriches the outer span, ends nothing."""
+
+    __slots__ = ("_outer",)
+
+    def __init__(self, outer: ToolRun) -> None:
+        super().__init__(outer.name, outer._config)
+        self._outer = outer
+        self._inv = outer._inv
+
+    def set_call_id(self, call_id: str | None) -> None:
+        self._outer.set_call_id(call_id)
+
+    def set_params(self, params: Any) -> None:
+        self._outer.set_params(params)
+
+    def stop(self, result: Any = NO_PARAMS) -> None:  # type: ignore[override]
+        return None
+
+    def fail(self, exc: BaseException) -> None:
+        return None  # the exception reaches the outer layer, which records it once
+
+
+class RetrievalRun(Run):
+    """A ``retrieval {name}`` span."""
+
+    __slots__ = ()
+
+    def set_documents(self, count: int | None) -> None:
+        """Number of documents returned."""
+        self.set_attribute(semconv.RETRIEVAL_DOCUMENTS_COUNT, count)
+
+    def set_top_k(self, top_k: int | None) -> None:
+        """``gen_ai.request.top_k`` when the retriever says."""
+        if top_k is None:
+            return
+        with _ATTR_GUARD:
+            inv = self._inv
+            assert isinstance(inv, RetrievalInvocation)
+            inv.top_k = int(top_k)
+            # util-genai names it gen_ai.retrieval.top_k; the span model says request.top_k.
+            inv.attributes[semconv.GEN_AI_REQUEST_TOP_K] = int(top_k)
+
+
+class EmbeddingRun(Run):
+    """An ``embeddings {model}`` span."""
+
+    __slots__ = ()
+
+    def set_usage(self, input_tokens: int | None = None) -> None:
+        """Input tokens used."""
+        if input_tokens is None:
+            return
+        with _ATTR_GUARD:
+            inv = self._inv
+            assert isinstance(inv, EmbeddingInvocation)
+            inv.input_tokens = int(input_tokens)
+
+    def set_response(self, model: str | None = None, dimension: int | None = None) -> None:
+        """Response model and embedding dimension."""
+        with _ATTR_GUARD:
+            inv = self._inv
+            assert isinstance(inv, EmbeddingInvocation)
+            if model:
+                inv.response_model_name = model
+            if dimension:
+                inv.dimension_count = int(dimension)
+
+
+class AgentRun(Run):
+    """An ``invoke_agent {name}`` span."""
+
+    __slots__ = ()
+
+
+class _StepInvocation:
+    """The lifecycle util-genai gives invocations, for step spans it has no type for."""
+
+    __slots__ = ("_finished", "_token", "context", "pending", "span")
+
+    def __init__(self, span: Span, context: Context, attach_now: bool) -> None:
+        self.span = span
+        self.context = context
+        self.pending: dict[str, AttributeValue] = {}
+        self._finished = False
+        self._token = attach(context) if attach_now else None
+
+    def suspend(self) -> None:
+        token, self._token = self._token, None
+        if token is not None:
+            detach(token)
+
+    def stop(self) -> None:
+        self._end()
+
+    def fail(self, error: Error) -> None:
+        if self.span.is_recording():
+            self.span.set_status(trace.Status(trace.StatusCode.ERROR, error.message))
+            self.pending[semconv.ERROR_TYPE] = error.type
+        self._end()
+
+    def _end(self) -> None:
+        if self._finished:
+            return
+        self._finished = True
+        try:
+            if self.pending and self.span.is_recording():
+                self.span.set_attributes(self.pending)
+        finally:
+            self.suspend()
+            self.span.end()
+
+
+class StepRun(Run):
+    """A planning / reasoning step span named after the step."""
+
+    __slots__ = ()
+
+
+# --------------------------------------------------------------------------- the bridge

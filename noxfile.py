@@ -1,0 +1,57 @@
+"""Sessions: tests (default), lint, types, compat (framework-version matrix), bench, e2e."""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.default_venv_backend = "uv|virtualenv"
+nox.options.sessions = ["tests", "lint", "types", "compat"]
+nox.options.reuse_existing_virtualenvs = True
+
+PYTHON = "3.11"
+
+# (name, pip requirements, test paths). The newest release of each framework runs
+# in the default `tests` session; compat adds the other supported lines.
+COMPAT: list[tuple[str, list[str], list[str]]] = [
+    ("openai-1", ["openai>=1.100,<2"], ["tests/openai"]),
+    ("openai-2", ["openai>=2,<3"], ["tests/openai"]),
+    ("openai-3", ["openai>=3,<4"], ["tests/openai"]),
+]
+
+
+@nox.session(python=PYTHON)
+def tests(session: nox.Session) -> None:
+    """The whole unit and integration suite with the newest framework releases."""
+    session.install("-e", ".[test,all]")
+    session.run("pytest", "-q", "-p", "no:cacheprovider", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def lint(session: nox.Session) -> None:
+    """ruff check and format check."""
+    session.install("ruff>=0.6")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session(python=PYTHON)
+def types(session: nox.Session) -> None:
+    """mypy (strict) on the package."""
+    session.install("-e", ".[all]", "mypy>=1.10")
+    session.run("mypy", "instrumentors")
+
+
+@nox.session(python=PYTHON)
+@nox.parametrize("target", [name for name, _, _ in COMPAT], ids=[name for name, _, _ in COMPAT])
+def compat(session: nox.Session, target: str) -> None:
+    """One framework line per run: its own virtualenv, its own tests."""
+    _, requirements, paths = next(entry for entry in COMPAT if entry[0] == target)
+    session.install("-e", ".[test]", *requirements)
+    session.run("pytest", "-q", "-p", "no:cacheprovider", *paths, *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def bench(session: nox.Session) -> None:
+    """Overhead benchmarks (prints numbers; never a pass/fail timing)."""
+    session.install("-e", ".[test,all]")
+    session.run("python", "benchmarks/overhead.py", *session.posargs)

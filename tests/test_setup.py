@@ -1,0 +1,174 @@
+"""``setup()`` end to end in subprocesses (it sets process globals): exporters, handle, entry points."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from tests.fakes.otlp_receiver import GRPCReceiver, HTTPReceiver
+
+ROOT = Path(__file__).resolve().parent.parent
+
+AGENT = textwrap.dedent(
+    """
+    import json, sys, instrumentors
+    handle = instrumentors.setup(service_name="svc-from-code", **json.loads(sys.argv[1]))
+
+    @instrumentors.tool
+    def get_weather(city: str) -> str:
+        return city
+
+    @instrumentors.tool
+    def broken() -> None:
+        raise ValueError("x")
+
+    with instrumentors.session("sess-1"), instrumentors.agent_step("run"):
+        get_weather("Paris")
+        try:
+            broken()
+        except ValueError:
+            pass
+        instrumentors.record_retry(attempt=1, delay_s=0.1, error_type="ValueError")
+    handle.shutdown()
+    print(json.dumps({"instrumented": handle.instrumented, "exporters": handle.exporters}))
+    """
+)
+
+
+def run_agent(
+    env: dict[str, str] | None = None, **kwargs: object
+) -> subprocess.CompletedProcess[str]:
+    full_env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "AGENT_INSTRUMENTORS_"))
+    }
+    full_env.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-c", AGENT, json.dumps(kwargs)],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        cwd=ROOT,
+        timeout=120,
+        check=True,
+    )
+
+
+def test_default_is_the_tree_view_on_stderr_with_sli_table() -> None:
+    result = run_agent()
+    err = result.stderr
+    assert "trace " in err and "svc-from-code" in err
+    assert "└─ run" in err
+    assert "execute_tool get_weather" in err
+    assert "execute_tool broken" in err and "ERROR ValueError" in err
+    assert "retry.attempted" in err
+    assert json.loads(result.stdout)["exporters"] == ["agent_tree"]
+
+
+def test_otlp_http_from_environment() -> None:
+    with HTTPReceiver() as receiver:
+        result = run_agent(
+            {
+                "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint,
+                "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+                "OTEL_SERVICE_NAME": "svc-from-env",
+                "OTEL_RESOURCE_ATTRIBUTES": "deployment.environment=test",
+            }
+        )
+    assert json.loads(result.stdout)["exporters"] == ["otlp"]
+    names = sorted(s["name"] for s in receiver.spans)
+    assert names == ["execute_tool broken", "execute_tool get_weather", "run"]
+    assert len({s["trace_id"] for s in receiver.spans}) == 1
+    for span in receiver.spans:
+        assert span["resource"]["service.name"] == "svc-from-env"
+        assert span["resource"]["deployment.environment"] == "test"
+        assert span["attributes"]["agent.session_id"] == "sess-1"
+    (run,) = [s for s in receiver.spans if s["name"] == "run"]
+    assert "retry.attempted" in run["events"]
+    assert "trace " not in result.stderr  # no tree when a backend is configured
+
+
+def test_otlp_grpc_from_argument() -> None:
+    with GRPCReceiver() as receiver:
+        run_agent(endpoint=receiver.endpoint, protocol="grpc")
+    names = sorted(s["name"] for s in receiver.spans)
+    assert names == ["execute_tool broken", "execute_tool get_weather", "run"]
+    assert {s["resource"]["service.name"] for s in receiver.spans} == {"svc-from-code"}
+
+
+def test_otlp_http_endpoint_argument_gets_the_traces_path() -> None:
+    with HTTPReceiver() as receiver:
+        run_agent(endpoint=receiver.endpoint)
+    assert len(receiver.spans) == 3
+
+
+def test_named_exporter_from_environment() -> None:
+    result = run_agent({"OTEL_TRACES_EXPORTER": "console"})
+    assert json.loads(result.stdout.strip().splitlines()[-1])["exporters"] == ["console"]
+    assert '"name": "execute_tool get_weather"' in result.stdout
+
+
+def test_exporter_down_does_not_break_the_agent() -> None:
+    result = run_agent(
+        {
+            "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:9",
+            "OTEL_EXPORTER_OTLP_TIMEOUT": "1",
+            "OTEL_BSP_EXPORT_TIMEOUT": "1000",
+        }
+    )
+    assert json.loads(result.stdout)["exporters"] == ["otlp"]
+
+
+def test_agent_tree_entry_point_via_opentelemetry_instrument(tmp_path: Path) -> None:
+    pytest.importorskip("opentelemetry.distro", reason="opentelemetry-distro not installed")
+    script = tmp_path / "agent.py"
+    script.write_text(
+        "import instrumentors\n"
+        "@instrumentors.tool\n"
+        "def ping(x: int) -> int:\n"
+        "    return x\n"
+        "ping(1)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+    env.update(
+        {
+            "OTEL_TRACES_EXPORTER": "agent_tree",
+            "OTEL_METRICS_EXPORTER": "none",
+            "OTEL_LOGS_EXPORTER": "none",
+        }
+    )
+    result = subprocess.run(
+        [
+            str(Path(sys.executable).with_name("opentelemetry-instrument")),
+            sys.executable,
+            str(script),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=True,
+    )
+    assert "execute_tool ping" in result.stderr
+
+
+def test_setup_twice_returns_the_same_handle() -> None:
+    code = textwrap.dedent(
+        """
+        import instrumentors
+        a = instrumentors.setup(service_name="x", instrument=False)
+        b = instrumentors.setup(service_name="y", instrument=False)
+        assert a is b
+        a.shutdown(); a.shutdown()
+        print("ok")
+        """
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert out.stdout.strip() == "ok"

@@ -1,0 +1,176 @@
+"""The bridge: LLM, embedding, retrieval and agent runs; one span per call across layers."""
+
+from __future__ import annotations
+
+import pytest
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind, StatusCode
+
+import instrumentors
+from instrumentors import semconv
+from instrumentors.events import record_retry
+from instrumentors.links import registry
+from instrumentors.telemetry import Message, Telemetry, ToolCallRequest
+
+
+def test_llm_run_attributes(exporter) -> None:
+    run = Telemetry("t").llm("openai", "gpt-4o", server_address="127.0.0.1", server_port=8000)
+    run.set_request(temperature=0.2, max_tokens=100, seed=7, stream=False)
+    run.set_response(response_id="chatcmpl-1", model="gpt-4o-2024", finish_reasons=["stop"])
+    run.set_usage(input_tokens=12, output_tokens=3, cache_read_input_tokens=4, reasoning_tokens=2)
+    run.stop()
+    (span,) = exporter.get_finished_spans()
+    a = span.attributes
+    assert span.name == "chat gpt-4o" and span.kind is SpanKind.CLIENT
+    assert a[semconv.GEN_AI_PROVIDER_NAME] == "openai"
+    assert a[semconv.GEN_AI_RESPONSE_ID] == "chatcmpl-1"
+    assert a[semconv.GEN_AI_RESPONSE_MODEL] == "gpt-4o-2024"
+    assert a[semconv.GEN_AI_RESPONSE_FINISH_REASONS] == ("stop",)
+    assert a[semconv.GEN_AI_USAGE_INPUT_TOKENS] == 12
+    assert a[semconv.GEN_AI_USAGE_OUTPUT_TOKENS] == 3
+    assert a["gen_ai.usage.cache_read.input_tokens"] == 4
+    assert a["gen_ai.usage.reasoning.output_tokens"] == 2
+    assert a[semconv.SERVER_ADDRESS] == "127.0.0.1" and a[semconv.SERVER_PORT] == 8000
+    assert a["gen_ai.request.temperature"] == 0.2
+
+
+def test_inner_layer_enriches_outer_chat_span(exporter) -> None:
+    outer = Telemetry("framework").llm("openai", "gpt-4o")
+    inner = Telemetry("sdk").llm("openai", "gpt-4o", server_address="api.test")
+    record_retry(attempt=1, delay_s=0.5, status_code=429)
+    inner.set_response(response_id="chatcmpl-9")
+    inner.set_usage(input_tokens=5, output_tokens=1)
+    inner.register_tool_calls([ToolCallRequest(name="get_weather", id="call_1")])
+    inner.stop()
+    outer.stop()
+    (span,) = exporter.get_finished_spans()
+    assert span.attributes[semconv.GEN_AI_RESPONSE_ID] == "chatcmpl-9"
+    assert span.attributes[semconv.GEN_AI_USAGE_INPUT_TOKENS] == 5
+    assert span.attributes[semconv.GEN_AI_RESPONSE_TOOL_CALL_IDS] == ("call_1",)
+    (event,) = span.events
+    assert event.name == semconv.EVENT_RETRY_ATTEMPTED
+    assert registry.lookup("call_1") == span.context
+
+
+def test_tool_links_to_chat_span_that_requested_it(exporter) -> None:
+    chat = Telemetry("t").llm("openai", "gpt-4o")
+    chat.register_tool_calls(
+        [ToolCallRequest(name="lookup", id="call_x", arguments={"query": "raw-arg-77"})]
+    )
+    chat.stop()
+
+    @instrumentors.tool
+    def lookup(q: int) -> int:
+        return q
+
+    with instrumentors.tool_call_id("call_x"):
+        lookup(1)
+    chat_span, tool_span = exporter.get_finished_spans()
+    assert "raw-arg-77" not in str(chat_span.attributes)  # arguments are content: off by default
+    (link,) = tool_span.links
+    assert link.context == chat_span.context
+
+
+def test_messages_only_under_capture(exporter, settings_env) -> None:
+    secret = "sk-abcdefghijklmnopqrstuvwxyz"
+    run = Telemetry("t").llm("openai", "m")
+    run.set_messages(inputs=[Message(role="user", text=f"key {secret}")])
+    run.stop()
+    settings_env(OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT="SPAN_ONLY")
+    run = Telemetry("t").llm("openai", "m")
+    run.set_messages(
+        inputs=[Message(role="user", text=f"key {secret}")],
+        outputs=[Message(role="assistant", text="hi", finish_reason="stop")],
+    )
+    run.stop()
+    off, on = exporter.get_finished_spans()
+    assert "gen_ai.input.messages" not in off.attributes
+    captured = on.attributes["gen_ai.input.messages"]
+    assert "[REDACTED]" in captured and secret not in captured
+    assert "hi" in on.attributes["gen_ai.output.messages"]
+
+
+def test_llm_failure(exporter) -> None:
+    class RateLimitError(Exception):
+        pass
+
+    run = Telemetry("t").llm("openai", "gpt-4o")
+    run.fail(RateLimitError("slow down"))
+    run.fail(RateLimitError("twice is harmless"))
+    run.stop()
+    (span,) = exporter.get_finished_spans()
+    assert span.status.status_code is StatusCode.ERROR
+    assert span.attributes[semconv.ERROR_TYPE] == RateLimitError.__qualname__
+    assert [e.name for e in span.events] == ["exception"]
+
+
+def test_embedding_retrieval_agent(exporter) -> None:
+    tel = Telemetry("t")
+    with instrumentors.session("sess-1"):
+        agent = tel.agent("weather", agent_id="agent-1")
+        emb = tel.embedding("openai", "text-embedding-3-small")
+        emb.set_usage(input_tokens=3)
+        emb.set_response(model="text-embedding-3-small", dimension=8)
+        emb.stop()
+        ret = tel.retrieval("docs", top_k=4)
+        ret.set_documents(2)
+        ret.stop()
+        agent.stop()
+    emb_span, ret_span, agent_span = exporter.get_finished_spans()
+    assert emb_span.name == "embeddings text-embedding-3-small"
+    assert emb_span.attributes[semconv.GEN_AI_USAGE_INPUT_TOKENS] == 3
+    assert ret_span.name == "retrieval docs"
+    assert ret_span.attributes[semconv.GEN_AI_DATA_SOURCE_ID] == "docs"
+    assert ret_span.attributes[semconv.GEN_AI_REQUEST_TOP_K] == 4
+    assert ret_span.attributes[semconv.RETRIEVAL_DOCUMENTS_COUNT] == 2
+    assert agent_span.name == "invoke_agent weather"
+    assert agent_span.kind is SpanKind.INTERNAL
+    assert agent_span.attributes[semconv.GEN_AI_AGENT_NAME] == "weather"
+    assert agent_span.attributes[semconv.GEN_AI_AGENT_ID] == "agent-1"
+    for span in (emb_span, ret_span, agent_span):
+        assert span.attributes[semconv.AGENT_SESSION_ID] == "sess-1"
+    assert emb_span.parent.span_id == agent_span.context.span_id
+
+
+def test_framework_session_applies_to_children_and_explicit_session_wins(exporter) -> None:
+    tel = Telemetry("t")
+    agent = tel.agent("graph", session_id="thread-9")
+    with trace.get_tracer("http").start_as_current_span("GET"):
+        from instrumentors.session import current_session_id
+
+        inherited = current_session_id()
+    agent.stop()
+    with instrumentors.session("explicit"):
+        tel.agent("graph", session_id="thread-9").stop()
+    assert inherited == "thread-9"
+    first_agent, _, second_agent = sorted(exporter.get_finished_spans(), key=lambda s: s.start_time)
+    assert first_agent.attributes[semconv.AGENT_SESSION_ID] == "thread-9"
+    assert second_agent.attributes[semconv.AGENT_SESSION_ID] == "explicit"
+
+
+def test_merged_tool_run_by_another_layer(exporter) -> None:
+    tel = Telemetry("t")
+    outer = tel.tool("search", call_id=None, params={"q": "x"})
+    inner = tel.tool("remote", merge_any=True, call_id="call_5")
+    inner.stop()
+    outer.stop()
+    (span,) = exporter.get_finished_spans()
+    assert span.name == "execute_tool search"
+    assert span.attributes[semconv.GEN_AI_TOOL_CALL_ID] == "call_5"
+
+
+def test_unsampled_runs_do_no_attribute_work(exporter, unsampled) -> None:
+    run = Telemetry("t").tool("t1", params={"a": 1})
+    assert not run.span.is_recording()
+    run.stop()
+    assert exporter.get_finished_spans() == ()
+
+
+@pytest.mark.parametrize("mode", ["NO_CONTENT", "false", "bogus"])
+def test_tool_arguments_never_captured_when_off(exporter, settings_env, mode: str) -> None:
+    settings_env(OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=mode)
+    run = Telemetry("t").tool("t1", params={"a": "raw-value-123"})
+    run.stop(result="raw-result-456")
+    (span,) = exporter.get_finished_spans()
+    assert "raw-value-123" not in str(span.attributes)
+    assert "raw-result-456" not in str(span.attributes)
