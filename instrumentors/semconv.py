@@ -61,6 +61,13 @@ RETRIEVAL_DOCUMENTS_COUNT: Final = "retrieval.documents.count"
 GEN_AI_RESPONSE_TOOL_CALL_IDS: Final = "gen_ai.response.tool_call.ids"
 GEN_AI_RESPONSE_TOOL_CALL_NAMES: Final = "gen_ai.response.tool_call.names"
 
+# HTTP roll-up on the enclosing execute_tool span (stable and pre-1.21 names).
+HTTP_REQUEST_METHOD: Final = "http.request.method"
+HTTP_METHOD_OLD: Final = "http.method"
+URL_FULL: Final = "url.full"
+HTTP_URL_OLD: Final = "http.url"
+HTTP_STATUS_CODE_OLD: Final = "http.status_code"
+
 # Baggage key carrying the session across processes.
 BAGGAGE_SESSION_KEY: Final = AGENT_SESSION_ID
 

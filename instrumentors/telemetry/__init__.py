@@ -61,6 +61,7 @@ __all__ = [
     "ToolCallRequest",
     "ToolRun",
     "default",
+    "enclosing_tool",
     "guard",
     "reset_default",
     "safe_text",
@@ -115,7 +116,11 @@ class Telemetry:
         merge_any: bool = False,
     ) -> ToolRun:
         """Start an ``execute_tool {name}`` span (or enrich the directly enclosing one)."""
-        outer = active_tools.get(trace.get_current_span(context)) if active_tools else None
+        outer = (
+            active_tools.get(trace.get_current_span(context).get_span_context().span_id)
+            if active_tools
+            else None
+        )
         if outer is not None and not outer.finished and (merge_any or outer.name == name):
             merged = _MergedToolRun(outer)
             merged.set_call_id(call_id)
@@ -134,7 +139,7 @@ class Telemetry:
         with _START_GUARD:
             inv = run._inv
             if len(active_tools) < ACTIVE_TOOLS_CAP:
-                active_tools[inv.span] = run
+                active_tools[inv.span.get_span_context().span_id] = run
             assert isinstance(inv, ToolInvocation)
             pending = inv.attributes
             pending[semconv.TOOL_NAME] = name
@@ -276,6 +281,11 @@ class Telemetry:
         )
         span_ctx = trace.set_span_in_context(span, ctx)
         return StepRun(_StepInvocation(span, span_ctx, attach))
+
+
+def enclosing_tool(span_id: int | None) -> ToolRun | None:
+    """The open ``execute_tool`` run whose span has this id (an HTTP span's parent), if any."""
+    return active_tools.get(span_id) if span_id else None
 
 
 def _session_attributes(inv: GenAIInvocation, sid: str | None) -> None:

@@ -25,9 +25,10 @@ from opentelemetry.util.types import AttributeValue
 
 from instrumentors import semconv
 from instrumentors.config import Settings
-from instrumentors.events import error_type
+from instrumentors.events import error_type, record_rate_limit
 from instrumentors.links import registry as link_registry
 from instrumentors.params import hash_params, safe_content, should_capture
+from instrumentors.propagation import sanitize_url
 from instrumentors.telemetry._guard import ATTR_GUARD as _ATTR_GUARD
 from instrumentors.telemetry._guard import STOP_GUARD as _STOP_GUARD
 
@@ -36,7 +37,7 @@ _logger = logging.getLogger(__name__)
 NO_PARAMS: Final[Any] = object()
 # Open tool runs by span, to find the one a second layer should enrich. A plain
 # dict (atomic get/set under the GIL) is far cheaper than a context copy per call.
-active_tools: dict[Span, ToolRun] = {}
+active_tools: dict[int, ToolRun] = {}  # span_id -> run
 ACTIVE_TOOLS_CAP: Final = 100_000
 
 
@@ -169,6 +170,33 @@ class ToolRun(Run):
         # util-genai sets ``attributes`` in one batch at finish: cheaper than per-key writes.
         return inv.attributes if isinstance(inv, GenAIInvocation) else inv.pending
 
+    def record_http(
+        self,
+        method: str,
+        url: str,
+        status_code: int | None,
+        retry_after_s: float | None = None,
+    ) -> None:
+        """Roll up the tool's last HTTP request onto its span (URL without secrets)."""
+        with _ATTR_GUARD:
+            span = self._inv.span
+            if not span.is_recording():
+                return
+            safe_url = sanitize_url(url)
+            span.set_attributes(
+                {
+                    semconv.HTTP_REQUEST_METHOD: method,
+                    semconv.HTTP_METHOD_OLD: method,
+                    semconv.URL_FULL: safe_url,
+                    semconv.HTTP_URL_OLD: safe_url,
+                }
+            )
+            if status_code is not None:
+                span.set_attribute(semconv.HTTP_RESPONSE_STATUS_CODE, status_code)
+                span.set_attribute(semconv.HTTP_STATUS_CODE_OLD, status_code)
+                if status_code == 429:
+                    record_rate_limit(status_code, retry_after_s, span=span)
+
     def stop(self, result: Any = NO_PARAMS) -> None:  # type: ignore[override]
         """End successfully; the result is recorded only when this call's content is captured."""
         if self._capture and result is not NO_PARAMS:
@@ -176,12 +204,12 @@ class ToolRun(Run):
                 self._pending()[semconv.GEN_AI_TOOL_CALL_RESULT] = safe_content(
                     result, self._config
                 )
-        active_tools.pop(self._inv.span, None)
+        active_tools.pop(self._inv.span.get_span_context().span_id, None)
         super().stop()
 
     def fail(self, exc: BaseException) -> None:
         """End with status ERROR (see ``Run.fail``)."""
-        active_tools.pop(self._inv.span, None)
+        active_tools.pop(self._inv.span.get_span_context().span_id, None)
         super().fail(exc)
 
 
