@@ -447,3 +447,15 @@ def test_decorator_preserves_metadata() -> None:
     assert get_weather.__name__ == "get_weather"
     assert get_weather.__doc__ and get_weather.__doc__.startswith("Get the weather")
     assert config.settings().capture_content is False
+
+
+def test_idempotency_key_argument_is_recorded(exporter) -> None:
+    @instrumentors.tool
+    def charge(amount: int, idempotency_key: str) -> str:
+        return "ok"
+
+    charge(5, idempotency_key="order-42")
+    charge(5, "order-42")
+    first, second = exporter.get_finished_spans()
+    assert first.attributes[semconv.REQUEST_IDEMPOTENCY_KEY] == "order-42"
+    assert second.attributes[semconv.REQUEST_IDEMPOTENCY_KEY] == "order-42"

@@ -158,6 +158,10 @@ class ToolRun(Run):
             attrs: dict[str, AttributeValue] = {
                 semconv.REQUEST_PARAMETERS_HASH: hash_params(params, self._config)
             }
+            if isinstance(params, Mapping):
+                key = _idempotency_key(params)
+                if key is not None:
+                    attrs[semconv.REQUEST_IDEMPOTENCY_KEY] = key
             if should_capture(self._config):
                 self._capture = True
                 captured = safe_content(params, self._config)
@@ -211,6 +215,17 @@ class ToolRun(Run):
         """End with status ERROR (see ``Run.fail``)."""
         active_tools.pop(self._inv.span.get_span_context().span_id, None)
         super().fail(exc)
+
+
+_IDEMPOTENCY_NAMES: Final = ("idempotency_key", "idempotency-key", "idempotencykey")
+
+
+def _idempotency_key(params: Mapping[Any, Any]) -> str | None:
+    """A tool given an idempotency key (argument ``idempotency_key``): retries share it."""
+    for name, value in params.items():
+        if isinstance(name, str) and name.lower() in _IDEMPOTENCY_NAMES and value:
+            return str(value)[:256]
+    return None
 
 
 class _MergedToolRun(ToolRun):

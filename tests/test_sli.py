@@ -1,0 +1,151 @@
+"""SLIProcessor: quantiles within the sketch's accuracy, error budgets, objectives, bounds, threads."""
+
+from __future__ import annotations
+
+import math
+import random
+import threading
+
+import pytest
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.trace import Status, StatusCode
+
+from instrumentors import semconv
+from instrumentors.sli import Objective, SLIProcessor
+
+
+def exact_quantile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
+
+
+def test_quantiles_within_relative_accuracy() -> None:
+    rng = random.Random(7)
+    values = [rng.lognormvariate(-3, 1) for _ in range(20_000)]
+    sli = SLIProcessor(relative_accuracy=0.01)
+    for v in values:
+        sli.record("execute_tool", "search", v, error=False)
+    (row,) = sli.report()
+    for q, got in ((0.5, row.p50), (0.95, row.p95), (0.99, row.p99)):
+        exact = exact_quantile(values, q)
+        assert abs(got - exact) <= 0.011 * exact + 1e-9, (q, got, exact)
+    assert row.count == 20_000
+
+
+def test_spans_feed_the_processor_with_their_durations() -> None:
+    sli = SLIProcessor(objectives={"get_weather": Objective(latency_p95=0.5, success_rate=0.9)})
+    provider = TracerProvider()
+    provider.add_span_processor(sli)
+    tracer = provider.get_tracer("t")
+    start = 1_000_000_000
+    for i in range(20):  # 100 ms .. 2 s; the two slowest fail
+        span = tracer.start_span(
+            "execute_tool get_weather",
+            start_time=start,
+            attributes={
+                semconv.GEN_AI_OPERATION_NAME: "execute_tool",
+                semconv.GEN_AI_TOOL_NAME: "get_weather",
+            },
+        )
+        if i >= 18:
+            span.set_status(Status(StatusCode.ERROR))
+        span.end(end_time=start + (i + 1) * 100_000_000)
+    chat = tracer.start_span(
+        "chat gpt-4o",
+        start_time=start,
+        attributes={semconv.GEN_AI_OPERATION_NAME: "chat", semconv.GEN_AI_REQUEST_MODEL: "gpt-4o"},
+    )
+    chat.end(end_time=start + 300_000_000)
+    tracer.start_span("unrelated").end()
+    chat_row, tool_row = sli.report()
+    assert (chat_row.operation, chat_row.name, chat_row.count) == ("chat", "gpt-4o", 1)
+    assert chat_row.objective is None and chat_row.latency_met is None
+    assert (tool_row.operation, tool_row.name, tool_row.count, tool_row.errors) == (
+        "execute_tool",
+        "get_weather",
+        20,
+        2,
+    )
+    assert tool_row.error_rate == pytest.approx(0.1)
+    assert tool_row.p95 == pytest.approx(1.9, rel=0.011)
+    assert tool_row.latency_met is False  # p95 1.9 s > 0.5 s
+    assert tool_row.success_met is True  # 90% >= 90%
+    assert tool_row.error_budget_allowed == pytest.approx(2.0)  # 10% of 20 calls
+    assert tool_row.error_budget_consumed == pytest.approx(1.0)
+    assert tool_row.error_budget_remaining == pytest.approx(0.0)
+    assert tool_row.burn_rate == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize(
+    ("errors", "consumed", "remaining", "burn", "met"),
+    [(0, 0.0, 1.0, 0.0, True), (1, 0.5, 0.5, 0.5, True), (4, 2.0, -1.0, 2.0, False)],
+)
+def test_error_budget_arithmetic(
+    errors: int, consumed: float, remaining: float, burn: float, met: bool
+) -> None:
+    sli = SLIProcessor(default=Objective(success_rate=0.98))
+    for i in range(100):
+        sli.record("execute_tool", "t", 0.01, error=i < errors)
+    (row,) = sli.report()
+    assert row.error_budget_allowed == pytest.approx(2.0)
+    assert row.error_budget_consumed == pytest.approx(consumed)
+    assert row.error_budget_remaining == pytest.approx(remaining)
+    assert row.burn_rate == pytest.approx(burn)
+    assert row.success_met is met
+
+
+def test_perfect_objective_and_invalid_objectives() -> None:
+    sli = SLIProcessor(default=Objective(success_rate=1.0))
+    sli.record("execute_tool", "t", 0.01, error=True)
+    (row,) = sli.report()
+    assert row.error_budget_allowed == 0 and math.isinf(row.error_budget_consumed or 0)
+    with pytest.raises(ValueError):
+        Objective(success_rate=1.5)
+    with pytest.raises(ValueError):
+        Objective(latency_p95=0)
+
+
+def test_key_cap_counts_overflow() -> None:
+    sli = SLIProcessor(max_keys=3)
+    for i in range(10):
+        sli.record("execute_tool", f"tool-{i}", 0.01, error=False)
+    assert len(sli.report()) == 3
+    assert sli.overflow == 7
+    assert "not tracked" in sli.render()
+
+
+def test_concurrent_updates_from_threads() -> None:
+    sli = SLIProcessor()
+
+    def work(n: int) -> None:
+        for i in range(2_000):
+            sli.record("execute_tool", f"t{n % 4}", 0.001 * (i % 10 + 1), error=i % 100 == 0)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    rows = sli.report()
+    assert sum(r.count for r in rows) == 32_000
+    assert sum(r.errors for r in rows) == 320
+
+
+def test_render_table() -> None:
+    sli = SLIProcessor(objectives={"search": Objective(latency_p95=0.5, success_rate=0.99)})
+    assert sli.render() == ""
+    for i in range(10):
+        sli.record("execute_tool", "search", 0.1, error=i == 0)
+    table = sli.render().splitlines()
+    assert table[0] == "SLIs"
+    assert table[1].split()[:4] == ["operation", "name", "calls", "errors"]
+    assert "search" in table[2] and "MISSED" in table[2] and "p95<=500.0ms ok" in table[2]
+
+
+def test_a_broken_span_never_raises() -> None:
+    class Weird:
+        attributes = None
+        start_time = None
+        end_time = None
+
+    SLIProcessor().on_end(Weird())  # type: ignore[arg-type]
