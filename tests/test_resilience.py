@@ -161,9 +161,12 @@ def test_breaker_open_half_open_closed_cycle(exporter, breaker_on, metric_reader
 def test_breaker_context_manager_rejection(exporter, breaker_on) -> None:
     breaker = pybreaker.CircuitBreaker(fail_max=1, name="db")
     breaker.open()
-    with instrumentors.agent_step("act"):
-        with pytest.raises(pybreaker.CircuitBreakerError), breaker.calling():
-            pass
+    with (
+        instrumentors.agent_step("act"),
+        pytest.raises(pybreaker.CircuitBreakerError),
+        breaker.calling(),
+    ):
+        pass
     (span,) = exporter.get_finished_spans()
     assert span.status.status_code is StatusCode.ERROR
     assert span.attributes[semconv.ERROR_TYPE] == "CircuitBreakerError"

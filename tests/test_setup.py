@@ -1,4 +1,4 @@
-"""``setup()`` end to end in subprocesses (it sets process globals): exporters, handle, entry points."""
+"""``setup()`` end to end in subprocesses (it sets process globals): exporters, handle."""
 
 from __future__ import annotations
 

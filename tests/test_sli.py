@@ -1,4 +1,4 @@
-"""SLIProcessor: quantiles within the sketch's accuracy, error budgets, objectives, bounds, threads."""
+"""SLIProcessor: quantile accuracy, error budgets, objectives, bounds, threads."""
 
 from __future__ import annotations
 
