@@ -35,6 +35,16 @@ def error_type(exc: BaseException | type[BaseException]) -> str:
     return kind.__qualname__
 
 
+def _put(attributes: dict[str, AttributeValue], key: str, value: Any, kind: type[Any]) -> None:
+    """Set ``key`` to ``kind(value)``; a value that does not convert is dropped, never raised."""
+    if value is None:
+        return
+    try:
+        attributes[key] = kind(value)
+    except (TypeError, ValueError, OverflowError):
+        _logger.debug("dropping %s=%r: not a %s", key, value, kind.__name__)
+
+
 def _target(span: Span | None) -> Span | None:
     target = span if span is not None else trace.get_current_span()
     return target if target.is_recording() else None
@@ -60,13 +70,11 @@ def record_retry(
     span: Span | None = None,
 ) -> bool:
     """Add ``retry.attempted`` (``attempt`` is the 1-based number of the retry)."""
-    attributes: dict[str, AttributeValue] = {semconv.RETRY_ATTEMPT: int(attempt)}
-    if delay_s is not None:
-        attributes[semconv.RETRY_DELAY_S] = float(delay_s)
-    if error_type:
-        attributes[semconv.ERROR_TYPE] = str(error_type)
-    if status_code is not None:
-        attributes[semconv.HTTP_RESPONSE_STATUS_CODE] = int(status_code)
+    attributes: dict[str, AttributeValue] = {}
+    _put(attributes, semconv.RETRY_ATTEMPT, attempt, int)
+    _put(attributes, semconv.RETRY_DELAY_S, delay_s, float)
+    _put(attributes, semconv.ERROR_TYPE, error_type or None, str)
+    _put(attributes, semconv.HTTP_RESPONSE_STATUS_CODE, status_code, int)
     return _add(span, semconv.EVENT_RETRY_ATTEMPTED, attributes)
 
 
@@ -77,10 +85,8 @@ def record_rate_limit(
 ) -> bool:
     """Add ``rate.limit.invoked`` (``retry.after_s`` when the server said)."""
     attributes: dict[str, AttributeValue] = {}
-    if status_code is not None:
-        attributes[semconv.HTTP_RESPONSE_STATUS_CODE] = int(status_code)
-    if retry_after_s is not None:
-        attributes[semconv.RETRY_AFTER_S] = float(retry_after_s)
+    _put(attributes, semconv.HTTP_RESPONSE_STATUS_CODE, status_code, int)
+    _put(attributes, semconv.RETRY_AFTER_S, retry_after_s, float)
     return _add(span, semconv.EVENT_RATE_LIMIT_INVOKED, attributes)
 
 
@@ -104,8 +110,7 @@ def record_circuit_breaker(
         _logger.debug("unknown circuit breaker state %r", state)
         return False
     attributes: dict[str, AttributeValue] = {semconv.CIRCUIT_NAME: str(name)}
-    if failure_count is not None:
-        attributes[semconv.CIRCUIT_FAILURE_COUNT] = int(failure_count)
+    _put(attributes, semconv.CIRCUIT_FAILURE_COUNT, failure_count, int)
     return _add(span, event, attributes)
 
 

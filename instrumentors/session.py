@@ -19,6 +19,7 @@ from opentelemetry.context import Context, attach, detach
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 
 from instrumentors import semconv
+from instrumentors._generators import traced_async_generator, traced_generator
 
 _logger = logging.getLogger(__name__)
 
@@ -82,7 +83,7 @@ class session:
             detach(token)  # type: ignore[arg-type]
 
     def __call__(self, func: F) -> F:
-        """Decorate ``func`` so each call runs inside this session."""
+        """Decorate ``func`` so each call (or each generator step) runs inside this session."""
         session_id = self._session_id
         if session_id is None:
             return func
@@ -90,13 +91,18 @@ class session:
         if inspect.isasyncgenfunction(func):
 
             @functools.wraps(func)
-            async def agen_wrapper(*args: Any, **kwargs: Any) -> Any:
-                with session(session_id):
-                    agen = func(*args, **kwargs)
-                async for item in _iterate_async_in(session_id, agen):
-                    yield item
+            def agen_wrapper(*args: Any, **kwargs: Any) -> Any:
+                return traced_async_generator(func(*args, **kwargs), _SessionScope(session_id))
 
             return cast(F, agen_wrapper)
+
+        if inspect.isgeneratorfunction(func):
+
+            @functools.wraps(func)
+            def gen_wrapper(*args: Any, **kwargs: Any) -> Any:
+                return traced_generator(func(*args, **kwargs), _SessionScope(session_id))
+
+            return cast(F, gen_wrapper)
 
         if inspect.iscoroutinefunction(func):
 
@@ -107,15 +113,6 @@ class session:
 
             return cast(F, async_wrapper)
 
-        if inspect.isgeneratorfunction(func):
-
-            @functools.wraps(func)
-            def gen_wrapper(*args: Any, **kwargs: Any) -> Any:
-                gen = func(*args, **kwargs)
-                return (yield from _iterate_in(session_id, gen))
-
-            return cast(F, gen_wrapper)
-
         @functools.wraps(func)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             with session(session_id):
@@ -124,37 +121,22 @@ class session:
         return cast(F, wrapper)
 
 
-def _iterate_in(session_id: str, gen: Any) -> Any:
-    """Drive ``gen`` with the session current only while it runs, never while suspended."""
-    sent: Any = None
-    while True:
-        try:
-            with session(session_id):
-                item = gen.send(sent)
-        except StopIteration as stop:
-            return stop.value
-        try:
-            sent = yield item
-        except GeneratorExit:
-            gen.close()
-            raise
-        except BaseException as exc:  # forwarded into the wrapped generator, like yield from  # noqa: BLE001 - telemetry must never raise
-            with session(session_id):
-                try:
-                    item = gen.throw(exc)
-                except StopIteration as stop:
-                    return stop.value
-            sent = yield item
+class _SessionScope:
+    """The session as a "run" for the shared generator driver: current only while it runs."""
 
+    __slots__ = ("_session_id",)
 
-async def _iterate_async_in(session_id: str, agen: Any) -> Any:
-    while True:
-        with session(session_id):
-            try:
-                item = await agen.__anext__()
-            except StopAsyncIteration:
-                return
-        yield item
+    def __init__(self, session_id: str) -> None:
+        self._session_id = session_id
+
+    def activate(self) -> session:
+        return session(self._session_id)
+
+    def stop(self) -> None:
+        return None
+
+    def fail(self, exc: BaseException) -> None:
+        return None
 
 
 class SessionSpanProcessor(SpanProcessor):

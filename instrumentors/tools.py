@@ -19,7 +19,7 @@ from opentelemetry.trace import get_current_span
 
 from instrumentors import semconv, telemetry
 from instrumentors._generators import traced_async_generator, traced_generator
-from instrumentors.telemetry import ToolRun
+from instrumentors.telemetry import ToolRun, ToolTemplate
 
 _logger = logging.getLogger(__name__)
 
@@ -93,6 +93,7 @@ class _ToolSpec:
         "name",
         "positional",
         "signature",
+        "template",
         "tool_type",
     )
 
@@ -102,6 +103,7 @@ class _ToolSpec:
         self.name = name
         self.tool_type = tool_type
         self.description = description
+        self.template: ToolTemplate | None = None  # per Telemetry; rebuilt if that changes
         try:
             self.signature: inspect.Signature | None = inspect.signature(func)
         except (TypeError, ValueError):
@@ -155,13 +157,21 @@ def _start(
     spec: _ToolSpec, args: tuple[Any, ...], kwargs: dict[str, Any], attach: bool
 ) -> ToolRun | None:
     try:
-        run = telemetry.default().tool(
-            spec.name,
-            tool_type=spec.tool_type,
-            description=spec.description,
-            call_id=_take_call_id(),
-            attach=attach,
-        )
+        tel = telemetry.default()
+        template = spec.template
+        if template is None or template.owner is not tel:
+            template = spec.template = tel.tool_template(
+                spec.name, spec.tool_type, spec.description
+            )
+        if tel.will_record():
+            return tel.tool(
+                spec.name,
+                call_id=_take_call_id(),
+                attach=attach,
+                template=template,
+                params=spec.bind(args, kwargs),
+            )
+        run = tel.tool(spec.name, call_id=_take_call_id(), attach=attach, template=template)
         if run.span.is_recording():
             run.set_params(spec.bind(args, kwargs))
         return run

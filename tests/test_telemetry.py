@@ -149,9 +149,8 @@ def test_framework_session_applies_to_children_and_explicit_session_wins(exporte
 
 
 def test_merged_tool_run_by_another_layer(exporter) -> None:
-    tel = Telemetry("t")
-    outer = tel.tool("search", call_id=None, params={"q": "x"})
-    inner = tel.tool("remote", merge_any=True, call_id="call_5")
+    outer = Telemetry("framework").tool("search", call_id=None, params={"q": "x"})
+    inner = Telemetry("mcp").tool("remote", merge_any=True, call_id="call_5")
     inner.stop()
     outer.stop()
     (span,) = exporter.get_finished_spans()

@@ -248,8 +248,8 @@ def test_span_is_current_while_running_and_nests(exporter) -> None:
 
 
 def test_same_tool_seen_by_two_layers_is_one_span(exporter) -> None:
-    tel = telemetry.default()
-    run = tel.tool("get_weather", call_id="call_9")
+    framework = telemetry.Telemetry("framework-layer")
+    run = framework.tool("get_weather", call_id="call_9")
     try:
         get_weather("Paris")
     finally:
@@ -459,3 +459,39 @@ def test_idempotency_key_argument_is_recorded(exporter) -> None:
     first, second = exporter.get_finished_spans()
     assert first.attributes[semconv.REQUEST_IDEMPOTENCY_KEY] == "order-42"
     assert second.attributes[semconv.REQUEST_IDEMPOTENCY_KEY] == "order-42"
+
+
+def test_recursive_tool_is_not_merged_with_itself(exporter) -> None:
+    @instrumentors.tool
+    def countdown(n: int) -> int:
+        return n if n == 0 else countdown(n - 1)
+
+    assert countdown(2) == 0
+    assert len(exporter.get_finished_spans()) == 3
+
+
+def test_hash_before_start_and_after_start_paths_agree() -> None:
+    """With an always-on sampler the hash goes in with the first attributes; same result."""
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    own = InMemorySpanExporter()
+    provider = TracerProvider()  # the SDK default sampler: always on at the root
+    provider.add_span_processor(SimpleSpanProcessor(own))
+    tel = telemetry.Telemetry("own", tracer_provider=provider)
+    assert tel.will_record()
+    early = tel.tool("t", params={"a": 1}, call_id="c1")
+    early.stop()
+    late = tel.tool("t", call_id="c1")
+    late.set_params({"a": 1})
+    late.stop()
+    first, second = own.get_finished_spans()
+    assert dict(first.attributes) == dict(second.attributes)
+    assert first.attributes[semconv.REQUEST_PARAMETERS_HASH] == params.hash_params({"a": 1})
+
+
+def test_will_record_follows_the_parent(unsampled) -> None:
+    tel = telemetry.default()
+    with trace.get_tracer("t").start_as_current_span("unsampled parent"):
+        assert not tel.will_record()

@@ -14,10 +14,10 @@ from typing import Any, Final
 
 from opentelemetry import trace
 from opentelemetry.context import Context
-from opentelemetry.metrics import MeterProvider
+from opentelemetry.metrics import Histogram, MeterProvider
 from opentelemetry.trace import SpanKind, Tracer, TracerProvider
 from opentelemetry.util.genai.handler import TelemetryHandler
-from opentelemetry.util.genai.invocation import GenAIInvocation, ToolInvocation
+from opentelemetry.util.genai.invocation import GenAIInvocation
 from opentelemetry.util.genai.types import ContentCapturingMode
 from opentelemetry.util.types import AttributeValue
 
@@ -39,6 +39,7 @@ from instrumentors.telemetry._runs import (
     ToolRun,
     _MergedToolRun,
     _StepInvocation,
+    _ToolInvocation,
     active_tools,
 )
 from instrumentors.version import __version__
@@ -46,6 +47,15 @@ from instrumentors.version import __version__
 _logger = logging.getLogger(__name__)
 
 SCOPE: Final = "instrumentors"
+# Samplers that record every root span (the SDK default is the second).
+_ALWAYS_ON_SAMPLERS: Final = frozenset(
+    {
+        "AlwaysOnSampler",
+        "ParentBased{root:AlwaysOnSampler,remoteParentSampled:AlwaysOnSampler,"
+        "remoteParentNotSampled:AlwaysOffSampler,localParentSampled:AlwaysOnSampler,"
+        "localParentNotSampled:AlwaysOffSampler}",
+    }
+)
 
 __all__ = [
     "NO_PARAMS",
@@ -60,12 +70,33 @@ __all__ = [
     "Telemetry",
     "ToolCallRequest",
     "ToolRun",
+    "ToolTemplate",
     "default",
     "enclosing_tool",
     "guard",
     "reset_default",
     "safe_text",
 ]
+
+
+class ToolTemplate:
+    """Per-tool constants of ``execute_tool`` spans (made by ``Telemetry.tool_template``)."""
+
+    __slots__ = ("metric", "name", "owner", "span_name", "start")
+
+    def __init__(
+        self,
+        owner: Telemetry,
+        name: str,
+        span_name: str,
+        start: dict[str, AttributeValue],
+        metric: dict[str, AttributeValue],
+    ) -> None:
+        self.owner = owner
+        self.name = name
+        self.span_name = span_name
+        self.start = start  # shared by every span of the tool: never mutated
+        self.metric = metric
 
 
 class Telemetry:
@@ -87,6 +118,11 @@ class Telemetry:
         )
         _apply_capture_mode(self._handler, self.config)
         self._tracer: Tracer = trace.get_tracer(scope, __version__, tracer_provider)
+        # The tool fast path shares util-genai's tracer (scope, schema) and histogram.
+        self._tool_tracer: Tracer = getattr(self._handler, "_tracer", self._tracer)
+        instruments = getattr(self._handler, "_instruments", None)
+        self._tool_histogram: Histogram | None = getattr(instruments, "execute_tool_duration", None)
+        self._sampler_cache: str | None = None
 
     def _session_context(
         self, session_id: object, context: Context | None
@@ -101,6 +137,62 @@ class Telemetry:
         # Children of this span (HTTP calls, nested tools) inherit the framework's session.
         return framework, context_with_session(framework, context)
 
+    def will_record(self, context: Context | None = None) -> bool:
+        """Whether a span started now will surely be recorded (False when unsure).
+
+        True under a sampled parent, or at a root with an always-on sampler (the
+        SDK default): then parameters are hashed before the span starts and go
+        in with its first attributes. When unsure, they are hashed after the
+        start, and only if the span records.
+        """
+        parent = trace.get_current_span(context).get_span_context()
+        if parent.is_valid:
+            return parent.trace_flags.sampled and self._sampler_kind() != "other"
+        return self._sampler_kind() == "always_on"
+
+    def _sampler_kind(self) -> str:
+        kind = self._sampler_cache
+        if kind is None:
+            tracer = getattr(self._tool_tracer, "_tracer", self._tool_tracer)
+            sampler = getattr(tracer, "sampler", None)
+            if sampler is None:
+                return "other"  # no SDK provider yet: decide again next time
+            description = sampler.get_description()
+            kind = (
+                "always_on"
+                if description in _ALWAYS_ON_SAMPLERS
+                else "parent_based"
+                if description.startswith("ParentBased{")
+                else "other"
+            )
+            self._sampler_cache = kind
+        return kind
+
+    def tool_template(
+        self,
+        name: str,
+        tool_type: str | None = semconv.TOOL_TYPE_FUNCTION,
+        description: str | None = None,
+        agent_name: str | None = None,
+    ) -> ToolTemplate:
+        """What every span of one tool shares; build once per tool, pass to ``tool()``."""
+        start: dict[str, AttributeValue] = {
+            semconv.GEN_AI_OPERATION_NAME: semconv.OP_EXECUTE_TOOL,
+            semconv.GEN_AI_TOOL_NAME: name,
+            semconv.TOOL_NAME: name,
+        }
+        metric: dict[str, AttributeValue] = {semconv.GEN_AI_TOOL_NAME: name}
+        if tool_type:
+            start[semconv.GEN_AI_TOOL_TYPE] = metric[semconv.GEN_AI_TOOL_TYPE] = tool_type
+        if agent_name:
+            start[semconv.GEN_AI_AGENT_NAME] = metric[semconv.GEN_AI_AGENT_NAME] = agent_name
+        if description:
+            start[semconv.GEN_AI_TOOL_DESCRIPTION] = truncate(
+                str(description), self.config.max_attribute_length
+            )
+        span_name = f"{semconv.OP_EXECUTE_TOOL} {name}" if name else semconv.OP_EXECUTE_TOOL
+        return ToolTemplate(self, name, span_name, start, metric)
+
     def tool(
         self,
         name: str,
@@ -114,43 +206,57 @@ class Telemetry:
         context: Context | None = None,
         attach: bool = True,
         merge_any: bool = False,
+        template: ToolTemplate | None = None,
     ) -> ToolRun:
-        """Start an ``execute_tool {name}`` span (or enrich the directly enclosing one)."""
-        outer = (
-            active_tools.get(trace.get_current_span(context).get_span_context().span_id)
-            if active_tools
-            else None
+        """Start an ``execute_tool {name}`` span, or enrich the one another layer opened.
+
+        A second layer seeing the same call (directly inside the other layer's
+        span, same tool name or ``merge_any``) enriches that span instead.
+        """
+        if active_tools:
+            outer = active_tools.get(trace.get_current_span(context).get_span_context().span_id)
+            if (
+                outer is not None
+                and outer.layer is not self
+                and not outer.finished
+                and (merge_any or outer.name == name)
+            ):
+                merged = _MergedToolRun(outer)
+                merged.set_call_id(call_id)
+                if params is not NO_PARAMS:
+                    merged.set_params(params)
+                return merged
+        tpl = (
+            template
+            if template is not None and template.owner is self
+            else self.tool_template(name, tool_type, description, agent_name)
         )
-        if outer is not None and not outer.finished and (merge_any or outer.name == name):
-            merged = _MergedToolRun(outer)
-            merged.set_call_id(call_id)
-            if params is not NO_PARAMS:
-                merged.set_params(params)
-            return merged
-        run = ToolRun(name, self.config)
-        sid, ctx = self._session_context(session_id, context)
-        run._inv = self._handler.tool(
-            name,
-            tool_type=tool_type,
-            agent_name=agent_name,
-            context=ctx,
-            _attach_to_context=attach,
+        sid = current_session_id(context)
+        ctx = context
+        if sid is None and session_id is not None:
+            sid, ctx = self._session_context(session_id, context)
+        start = tpl.start
+        if sid is not None:
+            start = {**start, semconv.AGENT_SESSION_ID: sid, semconv.GEN_AI_CONVERSATION_ID: sid}
+        run = ToolRun(name, self.config, self)
+        hashed_early = False
+        if params is not NO_PARAMS and self.will_record(ctx):
+            # One attribute batch at start instead of a second one after it.
+            with _START_GUARD:
+                start = {**start, **run.param_attributes(params)}
+                hashed_early = True
+        span = self._tool_tracer.start_span(
+            tpl.span_name, context=ctx, kind=SpanKind.INTERNAL, attributes=start
+        )
+        run._inv = _ToolInvocation(
+            span, trace.set_span_in_context(span, ctx), attach, self._tool_histogram, tpl.metric
         )
         with _START_GUARD:
-            inv = run._inv
             if len(active_tools) < ACTIVE_TOOLS_CAP:
-                active_tools[inv.span.get_span_context().span_id] = run
-            assert isinstance(inv, ToolInvocation)
-            pending = inv.attributes
-            pending[semconv.TOOL_NAME] = name
-            if sid is not None:
-                pending[semconv.AGENT_SESSION_ID] = sid
-                pending[semconv.GEN_AI_CONVERSATION_ID] = sid
-            if description:
-                inv.tool_description = truncate(str(description), self.config.max_attribute_length)
+                active_tools[span.get_span_context().span_id] = run
             if call_id:
                 run.set_call_id(call_id)
-            if params is not NO_PARAMS:
+            if params is not NO_PARAMS and not hashed_early:
                 run.set_params(params)
         return run
 

@@ -9,17 +9,18 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from timeit import default_timer
 from typing import Any, Final
 
 from opentelemetry import trace
 from opentelemetry.context import Context, attach, detach
+from opentelemetry.metrics import Histogram
 from opentelemetry.trace import Span
 from opentelemetry.util.genai.invocation import (
     EmbeddingInvocation,
     Error,
     GenAIInvocation,
     RetrievalInvocation,
-    ToolInvocation,
 )
 from opentelemetry.util.types import AttributeValue
 
@@ -124,11 +125,12 @@ class Run:
 class ToolRun(Run):
     """An ``execute_tool`` span."""
 
-    __slots__ = ("_capture", "_config", "call_id", "has_hash", "name")
+    __slots__ = ("_capture", "_config", "call_id", "has_hash", "layer", "name")
 
-    def __init__(self, name: str, config: Settings) -> None:
+    def __init__(self, name: str, config: Settings, layer: object = None) -> None:
         self.name = name
         self._config = config
+        self.layer = layer  # the Telemetry that opened it: layers merge, a layer never with itself
         self._capture = False
         self.call_id: str | None = None
         self.has_hash = False
@@ -139,11 +141,7 @@ class ToolRun(Run):
             return
         self.call_id = call_id
         with _ATTR_GUARD:
-            inv = self._inv
-            if isinstance(inv, ToolInvocation):
-                inv.tool_call_id = call_id
-            else:
-                self.set_attribute(semconv.GEN_AI_TOOL_CALL_ID, call_id)
+            self._pending()[semconv.GEN_AI_TOOL_CALL_ID] = call_id
         self.add_link(call_id)
 
     def set_params(self, params: Any) -> None:
@@ -154,20 +152,24 @@ class ToolRun(Run):
             span = self._inv.span
             if not span.is_recording():
                 return
-            self.has_hash = True
-            attrs: dict[str, AttributeValue] = {
-                semconv.REQUEST_PARAMETERS_HASH: hash_params(params, self._config)
-            }
-            if isinstance(params, Mapping):
-                key = _idempotency_key(params)
-                if key is not None:
-                    attrs[semconv.REQUEST_IDEMPOTENCY_KEY] = key
-            if should_capture(self._config):
-                self._capture = True
-                captured = safe_content(params, self._config)
-                attrs[semconv.REQUEST_PARAMETERS] = captured
-                attrs[semconv.GEN_AI_TOOL_CALL_ARGUMENTS] = captured
-            self._pending().update(attrs)
+            self._pending().update(self.param_attributes(params))
+
+    def param_attributes(self, params: Any) -> dict[str, AttributeValue]:
+        """The hash (and, when captured, the redacted parameters) as attributes; marks them done."""
+        self.has_hash = True
+        attrs: dict[str, AttributeValue] = {
+            semconv.REQUEST_PARAMETERS_HASH: hash_params(params, self._config)
+        }
+        if isinstance(params, Mapping) and not _IDEMPOTENCY_NAMES.isdisjoint(params):
+            key = _idempotency_key(params)
+            if key is not None:
+                attrs[semconv.REQUEST_IDEMPOTENCY_KEY] = key
+        if should_capture(self._config):
+            self._capture = True
+            captured = safe_content(params, self._config)
+            attrs[semconv.REQUEST_PARAMETERS] = captured
+            attrs[semconv.GEN_AI_TOOL_CALL_ARGUMENTS] = captured
+        return attrs
 
     def _pending(self) -> dict[str, AttributeValue]:
         inv = self._inv
@@ -217,13 +219,15 @@ class ToolRun(Run):
         super().fail(exc)
 
 
-_IDEMPOTENCY_NAMES: Final = ("idempotency_key", "idempotency-key", "idempotencykey")
+_IDEMPOTENCY_NAMES: Final = frozenset(
+    {"idempotency_key", "idempotency-key", "Idempotency-Key", "idempotencyKey", "IdempotencyKey"}
+)
 
 
 def _idempotency_key(params: Mapping[Any, Any]) -> str | None:
     """A tool given an idempotency key (argument ``idempotency_key``): retries share it."""
     for name, value in params.items():
-        if isinstance(name, str) and name.lower() in _IDEMPOTENCY_NAMES and value:
+        if name in _IDEMPOTENCY_NAMES and value:
             return str(value)[:256]
     return None
 
@@ -234,7 +238,7 @@ class _MergedToolRun(ToolRun):
     __slots__ = ("_outer",)
 
     def __init__(self, outer: ToolRun) -> None:
-        super().__init__(outer.name, outer._config)
+        super().__init__(outer.name, outer._config, outer.layer)
         self._outer = outer
         self._inv = outer._inv
 
@@ -339,6 +343,47 @@ class _StepInvocation:
         finally:
             self.suspend()
             self.span.end()
+
+
+class _ToolInvocation(_StepInvocation):
+    """util-genai's ``execute_tool`` lifecycle on the hot path of ``@tool``.
+
+    Same span (name, kind, attributes) and the same ``gen_ai.execute_tool.duration``
+    histogram as util-genai's ToolInvocation, without its per-call objects: the
+    decorator's whole overhead budget is a fraction of one bare span.
+    """
+
+    __slots__ = ("_histogram", "_metric_attributes", "_start_s")
+
+    def __init__(
+        self,
+        span: Span,
+        context: Context,
+        attach_now: bool,
+        histogram: Histogram | None,
+        metric_attributes: dict[str, AttributeValue],
+    ) -> None:
+        super().__init__(span, context, attach_now)
+        self._histogram = histogram
+        self._metric_attributes = metric_attributes
+        self._start_s = default_timer()
+
+    def fail(self, error: Error) -> None:
+        if not self._finished:
+            self._metric_attributes = {**self._metric_attributes, semconv.ERROR_TYPE: error.type}
+        super().fail(error)
+
+    def _end(self) -> None:
+        if self._finished:
+            return
+        if self._histogram is not None:
+            with _STOP_GUARD:
+                self._histogram.record(
+                    max(default_timer() - self._start_s, 0.0),
+                    attributes=self._metric_attributes,
+                    context=self.context,
+                )
+        super()._end()
 
 
 class StepRun(Run):
