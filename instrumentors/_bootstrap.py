@@ -40,6 +40,7 @@ class SetupHandle:
     sli: Any = None
     print_sli: bool = False
     out: IO[str] | None = None
+    owns_providers: bool = True
     _done: bool = field(default=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -63,9 +64,12 @@ class SetupHandle:
                 if table:
                     stream = self.out if self.out is not None else sys.stderr
                     stream.write(table + "\n")
-            self.tracer_provider.shutdown()
             if self.meter_provider is not None:
-                self.meter_provider.shutdown()
+                self.meter_provider.force_flush()
+            if self.owns_providers:  # never shut down providers someone else set up
+                self.tracer_provider.shutdown()
+                if self.meter_provider is not None:
+                    self.meter_provider.shutdown()
         except Exception:
             _logger.debug("shutdown failed", exc_info=True)
 
@@ -164,6 +168,46 @@ def _named_exporters(names: str) -> list[tuple[str, SpanExporter]]:
     return exporters
 
 
+def _exporting(
+    endpoint: str | None,
+    protocol: str | None,
+    headers: dict[str, str] | None,
+    exporter: SpanExporter | None,
+    out: IO[str] | None,
+    explicit_only: bool,
+) -> tuple[list[SpanProcessor], list[str], list[Any]]:
+    """Span processors with exporters, their names, and metric readers, by precedence."""
+    if exporter is not None:
+        return [SimpleSpanProcessor(exporter)], [type(exporter).__name__], []
+    otlp = endpoint or (
+        None
+        if explicit_only
+        else _env("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")
+    )
+    if otlp:
+        readers = []
+        if _env("OTEL_METRICS_EXPORTER") != "none":
+            readers.append(_otlp_metric_reader(endpoint, protocol))
+        processor = BatchSpanProcessor(_otlp_exporter(endpoint, protocol, headers))
+        return [processor], ["otlp"], readers
+    if explicit_only:
+        return [], [], []
+    named = _env("OTEL_TRACES_EXPORTER")
+    if named:
+        processors: list[SpanProcessor] = []
+        names = []
+        for name, named_exporter in _named_exporters(named):
+            simple = name in ("console", "agent_tree")
+            processors.append(
+                SimpleSpanProcessor(named_exporter)
+                if simple
+                else BatchSpanProcessor(named_exporter)
+            )
+            names.append(name)
+        return processors, names, []
+    return [SimpleSpanProcessor(TreeSpanExporter(out))], ["agent_tree"], []
+
+
 def _resource(service_name: str | None, attributes: dict[str, Any] | None) -> Resource:
     base: dict[str, Any] = dict(attributes or {})
     # OTEL_SERVICE_NAME (read by Resource.create) overrides the name given in code.
@@ -195,38 +239,34 @@ def setup(
             return _handle
         config.reload()
         telemetry.reset_default()
-        provider = TracerProvider(resource=_resource(service_name, resource_attributes))
+        existing = trace.get_tracer_provider()
+        # Already configured (opentelemetry-instrument, or the app): add what is ours to
+        # that provider instead of failing to replace it; export only when asked to.
+        adopt = isinstance(existing, TracerProvider)
+        provider = (
+            existing
+            if isinstance(existing, TracerProvider)
+            else TracerProvider(resource=_resource(service_name, resource_attributes))
+        )
         processors: list[SpanProcessor] = [SessionSpanProcessor()]
         sli_processor = _make_sli() if sli else None
         if sli_processor is not None:
             processors.append(sli_processor)
-        names: list[str] = []
-        otlp = endpoint or _env("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")
-        named = _env("OTEL_TRACES_EXPORTER")
-        meter_readers: list[Any] = []
-        if exporter is not None:
-            processors.append(SimpleSpanProcessor(exporter))
-            names.append(type(exporter).__name__)
-        elif otlp:
-            processors.append(BatchSpanProcessor(_otlp_exporter(endpoint, protocol, headers)))
-            names.append("otlp")
-            if _env("OTEL_METRICS_EXPORTER") != "none":
-                meter_readers.append(_otlp_metric_reader(endpoint, protocol))
-        elif named:
-            for name, named_exporter in _named_exporters(named):
-                processor_cls = (
-                    SimpleSpanProcessor if name in ("console", "agent_tree") else BatchSpanProcessor
-                )
-                processors.append(processor_cls(named_exporter))
-                names.append(name)
-        else:
-            processors.append(SimpleSpanProcessor(TreeSpanExporter(out)))
-            names.append("agent_tree")
-        for processor in processors:
+        exporting, names, meter_readers = _exporting(
+            endpoint, protocol, headers, exporter, out, explicit_only=adopt
+        )
+        for processor in processors + exporting:
             provider.add_span_processor(processor)
-        meter_provider = MeterProvider(resource=provider.resource, metric_readers=meter_readers)
-        trace.set_tracer_provider(provider)
-        metrics.set_meter_provider(meter_provider)
+        existing_meters = metrics.get_meter_provider()
+        meter_provider = (
+            existing_meters
+            if isinstance(existing_meters, MeterProvider)
+            else MeterProvider(resource=provider.resource, metric_readers=meter_readers)
+        )
+        if not adopt:
+            trace.set_tracer_provider(provider)
+        if meter_provider is not existing_meters:
+            metrics.set_meter_provider(meter_provider)
         instrumented = instrument_all() if instrument else []
         _handle = SetupHandle(
             tracer_provider=provider,
@@ -236,6 +276,7 @@ def setup(
             sli=sli_processor,
             print_sli=names == ["agent_tree"],
             out=out,
+            owns_providers=not adopt,
         )
         atexit.register(_handle.shutdown)
         return _handle

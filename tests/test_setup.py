@@ -172,3 +172,39 @@ def test_setup_twice_returns_the_same_handle() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     assert out.stdout.strip() == "ok"
+
+
+def test_setup_adopts_an_already_configured_provider() -> None:
+    code = textwrap.dedent(
+        """
+        import io
+        from opentelemetry import trace
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+        from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+        import instrumentors
+
+        mine = InMemorySpanExporter()
+        provider = TracerProvider()
+        provider.add_span_processor(SimpleSpanProcessor(mine))
+        trace.set_tracer_provider(provider)
+        out = io.StringIO()
+        handle = instrumentors.setup(service_name="x", instrument=False, out=out)
+        assert handle.tracer_provider is provider and handle.exporters == []
+        other = trace.get_tracer("other-lib")
+        with instrumentors.session("s-9"), other.start_as_current_span("db.query"):
+            pass
+        handle.shutdown()
+        (span,) = mine.get_finished_spans()
+        assert span.attributes["agent.session_id"] == "s-9"  # our processor was added
+        with other.start_as_current_span("after"):
+            pass
+        assert len(mine.get_finished_spans()) == 2  # the app's provider is not shut down
+        assert out.getvalue() == ""
+        print("ok")
+        """
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert out.stdout.strip() == "ok", out.stderr
