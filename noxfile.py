@@ -5,7 +5,7 @@ from __future__ import annotations
 import nox
 
 nox.options.default_venv_backend = "uv|virtualenv"
-nox.options.sessions = ["tests", "lint", "types", "compat"]
+nox.options.sessions = ["tests", "lint", "types", "compat", "e2e"]
 nox.options.reuse_existing_virtualenvs = True
 
 PYTHON = "3.11"
@@ -13,6 +13,7 @@ PYTHON = "3.11"
 # (name, pip requirements, test paths). The newest release of each framework runs
 # in the default `tests` session; compat adds the other supported lines.
 COMPAT: list[tuple[str, list[str], list[str]]] = [
+    ("mcp-1", ["mcp>=1.30,<2"], ["tests/mcp", "tests/propagation"]),
     ("tenacity-8", ["tenacity>=8.2,<9"], ["tests/test_resilience.py"]),
 ]
 
@@ -46,6 +47,14 @@ def compat(session: nox.Session, target: str) -> None:
     _, requirements, paths = next(entry for entry in COMPAT if entry[0] == target)
     session.install("-e", ".[test]", *requirements)
     session.run("pytest", "-q", "-p", "no:cacheprovider", *paths, *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def e2e(session: nox.Session) -> None:
+    """End to end: the examples export to a real Phoenix server on loopback (tests/e2e)."""
+    session.install("-e", ".[test,all]", "uv")
+    session.env["AGENT_INSTRUMENTORS_E2E"] = "1"
+    session.run("pytest", "-q", "-p", "no:cacheprovider", "tests/e2e", *session.posargs)
 
 
 @nox.session(python=PYTHON)

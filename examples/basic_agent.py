@@ -4,7 +4,7 @@ A scripted "model" plans tool calls; each tool is an ``@instrumentors.tool``
 function; one tool times out once and is retried. Run it and read the trace
 tree (and the SLI table) printed on stderr:
 
-    python examples/basic_agent.py
+    python examples/basic_agent.py [session-id]
 
 Set OTEL_EXPORTER_OTLP_ENDPOINT to send the same trace to a collector or backend.
 """
@@ -12,6 +12,7 @@ Set OTEL_EXPORTER_OTLP_ENDPOINT to send the same trace to a collector or backend
 from __future__ import annotations
 
 import random
+import sys
 import time
 
 import instrumentors
@@ -82,6 +83,7 @@ def run_agent(question: str) -> str:
 
 
 if __name__ == "__main__":
-    with instrumentors.session("demo-session-1"), instrumentors.agent_step("weather-agent run"):
+    session_id = sys.argv[1] if len(sys.argv) > 1 else "demo-session-1"
+    with instrumentors.session(session_id), instrumentors.agent_step("weather-agent run"):
         print(run_agent("What is the weather in Paris?"))
     handle.shutdown()

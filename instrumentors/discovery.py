@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any, Final
 
 from opentelemetry.instrumentation.dependencies import get_dependency_conflicts
 from opentelemetry.metrics import MeterProvider
 from opentelemetry.trace import TracerProvider
+from wrapt import register_post_import_hook
 
 _logger = logging.getLogger(__name__)
 
@@ -17,6 +19,19 @@ GROUP: Final = "opentelemetry_instrumentor"
 PREFIX: Final = "agent_"
 # Official instrumentations that carry trace context into HTTP tools.
 HTTP_COMPANIONS: Final = ("httpx", "requests")
+# The module whose import triggers each instrumentor: until the app imports the
+# framework, instrumenting it waits (setup() must not import every installed framework).
+TRIGGER_MODULES: Final = {
+    "agent_openai": "openai",
+    "agent_langchain": "langchain_core",
+    "agent_llama_index": "llama_index.core",
+    "agent_mcp": "mcp",
+    "agent_httpx2": "httpx2",
+    "agent_tenacity": "tenacity",
+    "agent_pybreaker": "pybreaker",
+    "httpx": "httpx",
+    "requests": "requests",
+}
 
 
 def _disabled() -> set[str]:
@@ -37,25 +52,40 @@ def available() -> list[str]:
 
 
 def _instrument(
-    ep: EntryPoint, tracer_provider: TracerProvider | None, meter_provider: MeterProvider | None
+    ep: EntryPoint,
+    tracer_provider: TracerProvider | None,
+    meter_provider: MeterProvider | None,
+    kwargs: dict[str, Any] | None = None,
 ) -> bool:
+    """Instrument now if the framework is imported, else when it is; False if not installed."""
     try:
         instrumentor: Any = ep.load()()
         conflict = get_dependency_conflicts(instrumentor.instrumentation_dependencies())
         if conflict is not None:
             _logger.debug("skipping %s: %s", ep.name, conflict)
             return False
-        kwargs: dict[str, Any] = {}
+        options: dict[str, Any] = dict(kwargs or {})
         if tracer_provider is not None:
-            kwargs["tracer_provider"] = tracer_provider
+            options["tracer_provider"] = tracer_provider
         if meter_provider is not None:
-            kwargs["meter_provider"] = meter_provider
-        if not instrumentor.is_instrumented_by_opentelemetry:
-            instrumentor.instrument(**kwargs)
+            options["meter_provider"] = meter_provider
+        trigger = TRIGGER_MODULES.get(ep.name)
+        if trigger is None or trigger in sys.modules:
+            _apply(instrumentor, options)
+        else:
+            register_post_import_hook(lambda _module: _apply(instrumentor, options), trigger)
         return True
     except Exception:
         _logger.debug("could not instrument %s", ep.name, exc_info=True)
         return False
+
+
+def _apply(instrumentor: Any, options: dict[str, Any]) -> None:
+    try:
+        if not instrumentor.is_instrumented_by_opentelemetry:
+            instrumentor.instrument(**options)
+    except Exception:
+        _logger.debug("instrumenting %s failed", type(instrumentor).__name__, exc_info=True)
 
 
 def instrument_all(
@@ -73,5 +103,15 @@ def instrument_all(
     if http:
         for ep in entry_points(group=GROUP):
             if ep.name in HTTP_COMPANIONS and ep.name not in disabled:
-                _instrument(ep, tracer_provider, meter_provider)
+                _instrument(ep, tracer_provider, meter_provider, http_hooks(ep.name))
     return done
+
+
+def http_hooks(name: str) -> dict[str, Any]:
+    """Hooks for the official httpx/requests instrumentations: the tool roll-up."""
+    try:
+        from instrumentors import _http_hooks
+    except ImportError:
+        return {}
+    hooks = getattr(_http_hooks, "hook_kwargs", None)
+    return dict(hooks(name)) if callable(hooks) else {}

@@ -68,3 +68,30 @@ def test_instrument_all_returns_names_of_installed_frameworks() -> None:
     names = instrumentors.instrument_all()
     assert set(names) <= set(available())
     assert instrumentors.instrument_all() == names  # idempotent
+
+
+def test_instrument_all_defers_until_the_framework_is_imported() -> None:
+    code = (
+        "import sys, instrumentors\n"
+        "names = instrumentors.instrument_all()\n"
+        "assert 'agent_tenacity' in names, names\n"
+        "assert 'tenacity' not in sys.modules\n"
+        "import tenacity\n"
+        "from instrumentors.tenacity import TenacityInstrumentor\n"
+        "assert TenacityInstrumentor().is_instrumented_by_opentelemetry\n"
+        "print('ok')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert out.stdout.strip() == "ok", out.stderr
+
+
+def test_disabled_instrumentations_are_skipped() -> None:
+    import os
+
+    code = "import instrumentors; print(','.join(instrumentors.instrument_all()))"
+    env = dict(os.environ, OTEL_PYTHON_DISABLED_INSTRUMENTATIONS="agent_tenacity")
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+    )
+    names = out.stdout.strip().split(",")
+    assert "agent_tenacity" not in names and "agent_pybreaker" in names

@@ -173,3 +173,20 @@ def test_tool_arguments_never_captured_when_off(exporter, settings_env, mode: st
     (span,) = exporter.get_finished_spans()
     assert "raw-value-123" not in str(span.attributes)
     assert "raw-result-456" not in str(span.attributes)
+
+
+def test_fail_with_an_error_type_and_no_exception(exporter) -> None:
+    run = Telemetry("mcp").tool("remote_tool")
+    run.fail_with("tool_error", "the tool said no")
+    run.fail_with("again", "ignored")
+    (span,) = exporter.get_finished_spans()
+    assert span.status.status_code is StatusCode.ERROR
+    assert span.attributes[semconv.ERROR_TYPE] == "tool_error"
+    assert not span.events
+
+
+def test_no_util_genai_warning_for_the_true_spelling(settings_env, caplog) -> None:
+    settings_env(OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT="true")
+    with caplog.at_level("WARNING"):
+        Telemetry("t")
+    assert not [r for r in caplog.records if "is not a valid option" in r.getMessage()]

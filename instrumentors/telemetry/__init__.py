@@ -10,6 +10,9 @@ links from tool calls to the chat span that requested them, the
 from __future__ import annotations
 
 import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, Final
 
 from opentelemetry import trace
@@ -22,7 +25,7 @@ from opentelemetry.util.genai.types import ContentCapturingMode
 from opentelemetry.util.types import AttributeValue
 
 from instrumentors import semconv
-from instrumentors.config import Settings, settings
+from instrumentors.config import CAPTURE_MESSAGE_CONTENT, Settings, settings
 from instrumentors.params import truncate
 from instrumentors.session import context_with_session, current_session_id, normalize_session_id
 from instrumentors.telemetry._guard import START_GUARD as _START_GUARD
@@ -110,12 +113,13 @@ class Telemetry:
         config: Settings | None = None,
     ) -> None:
         self.config = config or settings()
-        self._handler = TelemetryHandler(
-            tracer_provider=tracer_provider,
-            meter_provider=meter_provider,
-            instrumentation_scope_name=scope,
-            instrumentation_scope_version=__version__,
-        )
+        with _quiet_about_capture_spellings(self.config):
+            self._handler = TelemetryHandler(
+                tracer_provider=tracer_provider,
+                meter_provider=meter_provider,
+                instrumentation_scope_name=scope,
+                instrumentation_scope_version=__version__,
+            )
         _apply_capture_mode(self._handler, self.config)
         self._tracer: Tracer = trace.get_tracer(scope, __version__, tracer_provider)
         # The tool fast path shares util-genai's tracer (scope, schema) and histogram.
@@ -398,6 +402,30 @@ def _session_attributes(inv: GenAIInvocation, sid: str | None) -> None:
     if sid is not None:
         inv.attributes[semconv.AGENT_SESSION_ID] = sid
         inv.attributes[semconv.GEN_AI_CONVERSATION_ID] = sid
+
+
+class _DropCaptureWarning(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "is not a valid option" not in record.getMessage()
+
+
+@contextmanager
+def _quiet_about_capture_spellings(config: Settings) -> Iterator[None]:
+    """util-genai warns that ``true`` is no capture mode; we accept it, so hush that one warning."""
+    util_logger = logging.getLogger("opentelemetry.util.genai.utils")
+    hush = config.capture_content and _capture_env_upper() not in ContentCapturingMode.__members__
+    log_filter = _DropCaptureWarning()
+    if hush:
+        util_logger.addFilter(log_filter)
+    try:
+        yield
+    finally:
+        if hush:
+            util_logger.removeFilter(log_filter)
+
+
+def _capture_env_upper() -> str:
+    return os.environ.get(CAPTURE_MESSAGE_CONTENT, "").strip().upper()
 
 
 def _apply_capture_mode(handler: TelemetryHandler, config: Settings) -> None:

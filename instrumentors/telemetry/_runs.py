@@ -111,6 +111,14 @@ class Run:
         with _STOP_GUARD:
             self._inv.stop()
 
+    def fail_with(self, error_type: str, message: str | None = None) -> None:
+        """End with status ERROR and ``error.type`` for a failure that is not an exception
+        (an MCP ``isError`` result, an HTTP error status); idempotent, never raises."""
+        with _STOP_GUARD:
+            if self._inv._finished:
+                return
+            self._inv.fail(Error(message=message, type=str(error_type)))
+
     def fail(self, exc: BaseException) -> None:
         """End with status ERROR, ``error.type`` and an ``exception`` event (never raises)."""
         with _STOP_GUARD:

@@ -1,0 +1,45 @@
+"""``HTTPX2Instrumentor``: HTTP client spans, trace headers and the tool roll-up for httpx2.
+
+httpx2 is the httpx fork that openai 3.x and mcp 2.x talk HTTP through; no
+OpenTelemetry instrumentation covers it. One CLIENT span per ``send`` (sync and
+async), named after the method, per the HTTP semantic conventions; trace
+headers go only to hosts that ``AGENT_INSTRUMENTORS_PROPAGATE_HOSTS`` allows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Any, Final
+
+from opentelemetry import trace
+from opentelemetry.instrumentation.instrumentor import (  # type: ignore[attr-defined]
+    BaseInstrumentor,
+)
+from opentelemetry.instrumentation.utils import unwrap
+from wrapt import wrap_function_wrapper
+
+from instrumentors.httpx2._wrappers import async_send, send
+from instrumentors.version import __version__
+
+__all__ = ["HTTPX2Instrumentor"]
+
+SCOPE: Final = "instrumentors.httpx2"
+_instruments: Final = ("httpx2 >= 2.10",)
+
+
+class HTTPX2Instrumentor(BaseInstrumentor):  # type: ignore[misc]
+    """Instrument ``httpx2.Client.send`` and ``httpx2.AsyncClient.send``."""
+
+    def instrumentation_dependencies(self) -> Collection[str]:
+        return _instruments
+
+    def _instrument(self, **kwargs: Any) -> None:
+        tracer = trace.get_tracer(SCOPE, __version__, kwargs.get("tracer_provider"))
+        wrap_function_wrapper("httpx2", "Client.send", send(tracer))
+        wrap_function_wrapper("httpx2", "AsyncClient.send", async_send(tracer))
+
+    def _uninstrument(self, **kwargs: Any) -> None:
+        import httpx2
+
+        unwrap(httpx2.Client, "send")
+        unwrap(httpx2.AsyncClient, "send")

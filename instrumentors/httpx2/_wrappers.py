@@ -1,0 +1,158 @@
+"""Wrapper factories for ``httpx2.Client.send`` / ``AsyncClient.send``: one CLIENT span per request.
+
+``send`` sees every request once (redirects and auth happen inside it) on any
+transport, including ``MockTransport``, which transport-level patches miss.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from contextvars import Token
+from typing import Any
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.context import _SUPPRESS_HTTP_INSTRUMENTATION_KEY
+from opentelemetry.instrumentation.utils import (
+    http_status_to_status_code,
+    is_http_instrumentation_enabled,
+)
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
+
+from instrumentors import _semconv_net as net
+from instrumentors import propagation
+from instrumentors._http_hooks import roll_up
+from instrumentors.events import error_type
+from instrumentors.httpx2 import _extract
+from instrumentors.telemetry import guard
+
+_logger = logging.getLogger(__name__)
+
+Wrapper = Callable[[Callable[..., Any], Any, tuple[Any, ...], dict[str, Any]], Any]
+AsyncWrapper = Callable[
+    [Callable[..., Awaitable[Any]], Any, tuple[Any, ...], dict[str, Any]], Awaitable[Any]
+]
+
+
+class _HTTPCall:
+    """One request's span: started before sending, ended once with the response or error."""
+
+    __slots__ = ("_ended", "method", "parent_id", "request", "span", "token")
+
+    def __init__(self, span: Span, request: Any, method: str, parent_id: int) -> None:
+        self.span = span
+        self.request = request
+        self.method = method
+        self.parent_id = parent_id
+        self.token: Token[otel_context.Context] | None = None
+        self._ended = False
+
+    @classmethod
+    def start(cls, tracer: Tracer, request: Any) -> _HTTPCall | None:
+        """Start the span and inject trace headers, or None when suppressed (or on a bug)."""
+        if request is None or not is_http_instrumentation_enabled():
+            return None
+        with guard("starting an httpx2 span"):
+            parent_id = trace.get_current_span().get_span_context().span_id
+            name, method = _extract.method_of(request)
+            span = tracer.start_span(
+                name, kind=SpanKind.CLIENT, attributes=_extract.request_attributes(request, method)
+            )
+            call = cls(span, request, method, parent_id)
+            ctx = trace.set_span_in_context(span)
+            _inject(request, ctx)
+            # Current while sending; any HTTP layer below (httpx instrumentation on an
+            # ``alias_httpx()`` process) sees the suppression key and adds no second span.
+            call.token = otel_context.attach(
+                otel_context.set_value(_SUPPRESS_HTTP_INSTRUMENTATION_KEY, True, ctx)
+            )
+            return call
+        return None
+
+    def detach(self) -> None:
+        token, self.token = self.token, None
+        if token is not None:
+            with guard("detaching an httpx2 span"):
+                otel_context.detach(token)
+
+    def end(self, response: Any, exc: BaseException | None) -> None:
+        """Record the outcome, roll it up onto the enclosing tool, end the span (once)."""
+        self.detach()
+        if self._ended:
+            return
+        self._ended = True
+        with guard("ending an httpx2 span"):
+            span = self.span
+            status_code = getattr(response, "status_code", None) if response is not None else None
+            if span.is_recording():
+                if isinstance(status_code, int):
+                    span.set_attribute(net.HTTP_RESPONSE_STATUS_CODE, status_code)
+                    if http_status_to_status_code(status_code) is StatusCode.ERROR:
+                        span.set_attribute(net.ERROR_TYPE, str(status_code))
+                        span.set_status(Status(StatusCode.ERROR))
+                    version = _extract.protocol_version(response)
+                    if version:
+                        span.set_attribute(net.NETWORK_PROTOCOL_VERSION, version)
+                if exc is not None:
+                    span.record_exception(exc)
+                    span.set_attribute(net.ERROR_TYPE, error_type(exc))
+                    span.set_status(Status(StatusCode.ERROR, str(exc) or error_type(exc)))
+            retry_after = response.headers.get("retry-after") if response is not None else None
+            roll_up(self.parent_id, self.method, self.request.url, status_code, retry_after)
+        with guard("ending an httpx2 span"):
+            self.span.end()
+
+
+def _inject(request: Any, ctx: otel_context.Context) -> None:
+    """Add trace headers (allowlist permitting) that no outer layer has set already."""
+    carrier: dict[str, str] = {}
+    if not propagation.inject(carrier, destination=str(request.url), context=ctx):
+        return
+    headers = request.headers
+    for key, value in carrier.items():
+        if key not in headers:
+            headers[key] = value
+
+
+def send(tracer: Tracer) -> Wrapper:
+    """Wrap ``httpx2.Client.send``."""
+
+    def traced(
+        wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        call = _HTTPCall.start(tracer, _extract.request_of(args, kwargs))
+        if call is None:
+            return wrapped(*args, **kwargs)
+        try:
+            response = wrapped(*args, **kwargs)
+        except BaseException as exc:
+            call.end(None, exc)
+            raise
+        call.end(response, None)
+        return response
+
+    return traced
+
+
+def async_send(tracer: Tracer) -> AsyncWrapper:
+    """Wrap ``httpx2.AsyncClient.send``."""
+
+    async def traced(
+        wrapped: Callable[..., Awaitable[Any]],
+        instance: Any,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> Any:
+        call = _HTTPCall.start(tracer, _extract.request_of(args, kwargs))
+        if call is None:
+            return await wrapped(*args, **kwargs)
+        try:
+            response = await wrapped(*args, **kwargs)
+        except BaseException as exc:
+            call.end(None, exc)
+            raise
+        call.end(response, None)
+        return response
+
+    return traced

@@ -1,0 +1,217 @@
+"""Client-side wrapper factories: one ``execute_tool {tool}`` span per ``ClientSession.call_tool``.
+
+mcp 1.x has no tracing: our layer injects the trace context and baggage into
+the request's ``_meta``. mcp 2.x injects by itself, inside its own CLIENT span
+``MCP send tools/call``, from the current context: our span is made current
+around the SDK call so the SDK's span nests under it, and our layer never
+injects (the SDK would overwrite it anyway). What both lines lack, we add: the
+server address and MCP session id (from the streamable-HTTP transport), the
+JSON-RPC id, and, on 2.x, the host allowlist for what the SDK injects.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from contextvars import ContextVar, Token
+from typing import Any
+
+from opentelemetry.instrumentation.utils import is_instrumentation_enabled
+
+from instrumentors import _semconv_net as net
+from instrumentors import propagation, semconv
+from instrumentors.mcp import _extract
+from instrumentors.telemetry import Telemetry, ToolRun, guard
+
+_logger = logging.getLogger(__name__)
+
+Wrapper = Callable[[Callable[..., Any], Any, tuple[Any, ...], dict[str, Any]], Any]
+AsyncWrapper = Callable[
+    [Callable[..., Awaitable[Any]], Any, tuple[Any, ...], dict[str, Any]], Awaitable[Any]
+]
+
+
+class _Outbound:
+    """The tool call in flight in this task, for the SDK internals it reaches."""
+
+    __slots__ = ("has_request_id", "run")
+
+    def __init__(self, run: ToolRun) -> None:
+        self.run = run
+        self.has_request_id = False
+
+
+_outbound: ContextVar[_Outbound | None] = ContextVar("instrumentors_mcp_outbound", default=None)
+# 2.x: where the request being sent goes, so the SDK's injection honours the allowlist.
+_destination: ContextVar[str | None] = ContextVar("instrumentors_mcp_destination", default=None)
+
+
+def call_tool(tel: Telemetry, inject: bool) -> AsyncWrapper:
+    """Wrap ``ClientSession.call_tool``; ``inject``: put trace context into ``_meta`` (1.x)."""
+
+    async def traced(
+        wrapped: Callable[..., Awaitable[Any]],
+        instance: Any,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> Any:
+        if not is_instrumentation_enabled():
+            return await wrapped(*args, **kwargs)
+        run = _start(tel, instance, args, kwargs, inject)
+        if run is None:
+            return await wrapped(*args, **kwargs)
+        token = _outbound.set(_Outbound(run))
+        try:
+            result = await wrapped(*args, **kwargs)
+        except BaseException as exc:
+            _outbound.reset(token)
+            _fail(run, exc)
+            raise
+        _outbound.reset(token)
+        _finish(run, result)
+        return result
+
+    return traced
+
+
+def _start(
+    tel: Telemetry, session: Any, args: tuple[Any, ...], kwargs: dict[str, Any], inject: bool
+) -> ToolRun | None:
+    run: ToolRun | None = None
+    with guard("starting an MCP tool span"):
+        name, arguments = _extract.tool_call_args(args, kwargs)
+        run = tel.tool(
+            name, tool_type=semconv.TOOL_TYPE_EXTENSION, params=arguments, merge_any=True
+        )
+    if run is None:
+        return None
+    # Once started, the run is returned whatever fails below, so it is always ended.
+    with guard("describing an MCP tool call"):
+        transport = _extract.transport_of(session)
+        attributes = _extract.client_attributes(transport)
+        attributes[net.MCP_METHOD_NAME] = net.METHOD_TOOLS_CALL
+        if inject:
+            # 1.x assigns the id before its first await, so it is this call's.
+            request_id = getattr(session, "_request_id", None)
+            if isinstance(request_id, int):
+                attributes[net.JSONRPC_REQUEST_ID] = str(request_id)
+            _inject_meta(kwargs, run, _extract.destination_of(transport))
+        run.set_attributes(attributes)
+    return run
+
+
+def _inject_meta(kwargs: dict[str, Any], run: ToolRun, destination: str | None) -> None:
+    """Trace context and baggage into ``meta=``; keys the caller set win."""
+    carrier: dict[str, str] = {}
+    if not propagation.inject(carrier, destination=destination, context=run.context):
+        return
+    if not carrier:
+        return
+    given = kwargs.get("meta")
+    if given is None:
+        kwargs["meta"] = carrier
+    elif isinstance(given, Mapping):
+        kwargs["meta"] = {**carrier, **given}
+
+
+def _fail(run: ToolRun, exc: BaseException) -> None:
+    with guard("recording an MCP tool error"):
+        run.set_attribute(net.RPC_RESPONSE_STATUS_CODE, _extract.rpc_error_code(exc))
+    run.fail(exc)
+
+
+def _finish(run: ToolRun, result: Any) -> None:
+    failed = False
+    with guard("recording an MCP tool result"):
+        failed = _extract.is_tool_error(result)
+    if failed:  # no exception to fail with: the conventions' ``tool_error`` (span and metric)
+        run.fail_with(net.TOOL_ERROR, "the tool returned an error result")
+    else:
+        run.stop(result)
+
+
+def post_writer() -> AsyncWrapper:
+    """Wrap ``StreamableHTTPTransport.post_writer``: learn which session stream it serves."""
+
+    async def traced(
+        wrapped: Callable[..., Awaitable[Any]],
+        instance: Any,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> Any:
+        with guard("registering an MCP transport"):
+            # post_writer(client, write_stream_reader, read_stream_writer, write_stream, ...)
+            stream = args[3] if len(args) > 3 else kwargs.get("write_stream")
+            _extract.register_transport(stream, instance)
+        return await wrapped(*args, **kwargs)
+
+    return traced
+
+
+def dispatcher_write() -> AsyncWrapper:
+    """Wrap 2.x ``JSONRPCDispatcher._write``: the wire id of the tools/call in flight."""
+
+    async def traced(
+        wrapped: Callable[..., Awaitable[Any]],
+        instance: Any,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> Any:
+        outbound = _outbound.get()
+        if outbound is not None and not outbound.has_request_id:
+            with guard("reading an MCP request id"):
+                message = args[0] if args else kwargs.get("message")
+                if getattr(message, "method", None) == net.METHOD_TOOLS_CALL:
+                    outbound.has_request_id = True
+                    request_id = getattr(message, "id", None)
+                    if request_id is not None:
+                        outbound.run.set_attribute(net.JSONRPC_REQUEST_ID, str(request_id))
+        return await wrapped(*args, **kwargs)
+
+    return traced
+
+
+def send_raw_request() -> AsyncWrapper:
+    """Wrap 2.x ``JSONRPCDispatcher.send_raw_request``: note the destination of the request."""
+
+    async def traced(
+        wrapped: Callable[..., Awaitable[Any]],
+        instance: Any,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> Any:
+        token: Token[str | None] | None = None
+        with guard("finding an MCP request's destination"):
+            stream = getattr(instance, "_write_stream", None)
+            transport = _extract.transport_of_stream(stream)
+            token = _destination.set(_extract.destination_of(transport))
+        try:
+            return await wrapped(*args, **kwargs)
+        finally:
+            if token is not None:
+                _destination.reset(token)
+
+    return traced
+
+
+def inject_trace_context() -> Wrapper:
+    """Wrap 2.x ``inject_trace_context(meta)``: nothing for hosts outside the allowlist."""
+
+    def traced(
+        wrapped: Callable[..., Any],
+        instance: Any,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> Any:
+        destination = _destination.get()
+        if destination is not None and not _allowed(destination):
+            return None
+        return wrapped(*args, **kwargs)
+
+    return traced
+
+
+def _allowed(destination: str) -> bool:
+    with guard("checking the propagation allowlist"):
+        return propagation.host_allowed(destination)
+    return False  # a broken check sends nothing rather than leaking context

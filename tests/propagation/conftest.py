@@ -1,0 +1,58 @@
+"""Fixtures for the cross-process propagation tests: receiver, MCP HTTP server, propagators."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+from opentelemetry import propagate
+from opentelemetry.propagators.textmap import TextMapPropagator
+
+from instrumentors.mcp import MCPInstrumentor
+from tests.fakes.otlp_receiver import HTTPReceiver
+from tests.propagation._propagators import propagators_named
+from tests.propagation._shadow import hide_test_dir_shadow, mcp_installed
+
+hide_test_dir_shadow("httpx2")  # tests/httpx2 is not the library
+# Where mcp is absent, its tests here are not collected (see tests/mcp/conftest.py).
+if not mcp_installed():
+    collect_ignore_glob = ["test_propagation_mcp.py"]
+
+
+@pytest.fixture(scope="session")
+def receiver() -> Iterator[HTTPReceiver]:
+    """Where the server processes export their spans (OTLP/HTTP on loopback)."""
+    with HTTPReceiver() as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def server_url(receiver: HTTPReceiver) -> Iterator[str]:
+    """One streamable-HTTP tool server process for the package."""
+    from tests.mcp._procs import http_server
+
+    with http_server(receiver) as url:
+        yield url
+
+
+@pytest.fixture
+def instrumentor() -> Iterator[MCPInstrumentor]:
+    """MCPInstrumentor on the global (test) providers, undone after the test."""
+    instance = MCPInstrumentor()
+    instance.instrument()
+    yield instance
+    instance.uninstrument()
+
+
+@pytest.fixture
+def use_propagators() -> Iterator[Callable[[str], TextMapPropagator]]:
+    """Set this process's global propagators as ``OTEL_PROPAGATORS=<names>`` would."""
+    before = propagate.get_global_textmap()
+
+    def apply(names: str) -> TextMapPropagator:
+        propagator = propagators_named(names)
+        propagate.set_global_textmap(propagator)
+        return propagator
+
+    yield apply
+    propagate.set_global_textmap(before)
