@@ -170,6 +170,7 @@ def _start(
                 attach=attach,
                 template=template,
                 params=spec.bind(args, kwargs),
+                recording=True,
             )
         run = tel.tool(spec.name, call_id=_take_call_id(), attach=attach, template=template)
         if run.span.is_recording():

@@ -211,11 +211,13 @@ class Telemetry:
         attach: bool = True,
         merge_any: bool = False,
         template: ToolTemplate | None = None,
+        recording: bool | None = None,
     ) -> ToolRun:
         """Start an ``execute_tool {name}`` span, or enrich the one another layer opened.
 
         A second layer seeing the same call (directly inside the other layer's
         span, same tool name or ``merge_any``) enriches that span instead.
+        ``recording`` passes on a ``will_record()`` answer the caller already has.
         """
         if active_tools:
             outer = active_tools.get(trace.get_current_span(context).get_span_context().span_id)
@@ -244,7 +246,7 @@ class Telemetry:
             start = {**start, semconv.AGENT_SESSION_ID: sid, semconv.GEN_AI_CONVERSATION_ID: sid}
         run = ToolRun(name, self.config, self)
         hashed_early = False
-        if params is not NO_PARAMS and self.will_record(ctx):
+        if params is not NO_PARAMS and (recording or self.will_record(ctx)):
             # One attribute batch at start instead of a second one after it.
             with _START_GUARD:
                 start = {**start, **run.param_attributes(params)}
@@ -255,13 +257,13 @@ class Telemetry:
         run._inv = _ToolInvocation(
             span, trace.set_span_in_context(span, ctx), attach, self._tool_histogram, tpl.metric
         )
-        with _START_GUARD:
-            if len(active_tools) < ACTIVE_TOOLS_CAP:
-                active_tools[span.get_span_context().span_id] = run
-            if call_id:
-                run.set_call_id(call_id)
-            if params is not NO_PARAMS and not hashed_early:
-                run.set_params(params)
+        run.span_id = span.get_span_context().span_id
+        if len(active_tools) < ACTIVE_TOOLS_CAP:
+            active_tools[run.span_id] = run
+        if call_id:
+            run.set_call_id(call_id)
+        if params is not NO_PARAMS and not hashed_early:
+            run.set_params(params)
         return run
 
     def llm(

@@ -133,9 +133,10 @@ class Run:
 class ToolRun(Run):
     """An ``execute_tool`` span."""
 
-    __slots__ = ("_capture", "_config", "call_id", "has_hash", "layer", "name")
+    __slots__ = ("_capture", "_config", "call_id", "has_hash", "layer", "name", "span_id")
 
     def __init__(self, name: str, config: Settings, layer: object = None) -> None:
+        self.span_id = 0  # set when the span starts; the key in ``active_tools``
         self.name = name
         self._config = config
         self.layer = layer  # the Telemetry that opened it: layers merge, a layer never with itself
@@ -218,12 +219,15 @@ class ToolRun(Run):
                 self._pending()[semconv.GEN_AI_TOOL_CALL_RESULT] = safe_content(
                     result, self._config
                 )
-        active_tools.pop(self._inv.span.get_span_context().span_id, None)
-        super().stop()
+        active_tools.pop(self.span_id, None)
+        try:  # the hot path: a bare try costs nothing, a guard's with-block does
+            self._inv.stop()
+        except Exception:
+            _logger.debug("instrumentors: ending a tool span failed", exc_info=True)
 
     def fail(self, exc: BaseException) -> None:
         """End with status ERROR (see ``Run.fail``)."""
-        active_tools.pop(self._inv.span.get_span_context().span_id, None)
+        active_tools.pop(self.span_id, None)
         super().fail(exc)
 
 
@@ -371,10 +375,15 @@ class _ToolInvocation(_StepInvocation):
         histogram: Histogram | None,
         metric_attributes: dict[str, AttributeValue],
     ) -> None:
-        super().__init__(span, context, attach_now)
+        # Flat on purpose (no super().__init__): this runs once per @tool call.
+        self.span = span
+        self.context = context
+        self.pending = {}
+        self._finished = False
         self._histogram = histogram
         self._metric_attributes = metric_attributes
         self._start_s = default_timer()
+        self._token = attach(context) if attach_now else None
 
     def fail(self, error: Error) -> None:
         if not self._finished:
@@ -385,12 +394,14 @@ class _ToolInvocation(_StepInvocation):
         if self._finished:
             return
         if self._histogram is not None:
-            with _STOP_GUARD:
+            try:
                 self._histogram.record(
                     max(default_timer() - self._start_s, 0.0),
                     attributes=self._metric_attributes,
                     context=self.context,
                 )
+            except Exception:
+                _logger.debug("recording the tool duration failed", exc_info=True)
         super()._end()
 
 
