@@ -72,10 +72,15 @@ def _fresh_settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     telemetry.reset_default()
     registry.clear()
     yield
+    leaked = trace.get_current_span()
     SAMPLER.delegate = ALWAYS_ON
     FORWARD.extra.clear()
     config.reload()
     telemetry.reset_default()
+    # A span still current after a test means a context attach was never undone.
+    assert leaked is trace.INVALID_SPAN or not leaked.get_span_context().is_valid, (
+        f"span left current after the test: {leaked}"
+    )
 
 
 @pytest.fixture

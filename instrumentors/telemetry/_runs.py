@@ -108,8 +108,16 @@ class Run:
 
     def stop(self) -> None:
         """End successfully (idempotent, never raises)."""
+        try:
+            with _STOP_GUARD:
+                self._inv.stop()
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        """Whatever failed while ending, never leave this span attached to the caller's context."""
         with _STOP_GUARD:
-            self._inv.stop()
+            self._inv.suspend()
 
     def fail_with(self, error_type: str, message: str | None = None) -> None:
         """End with status ERROR and ``error.type`` for a failure that is not an exception
@@ -125,9 +133,12 @@ class Run:
             if self._inv._finished:
                 return
             span = self._inv.span
-            if span.is_recording():
-                span.record_exception(exc)
-            self._inv.fail(Error(message=str(exc), type=error_type(exc), exception=exc))
+            try:
+                if span.is_recording():
+                    span.record_exception(exc)
+                self._inv.fail(Error(message=str(exc), type=error_type(exc), exception=exc))
+            finally:
+                self._release()
 
 
 class ToolRun(Run):
@@ -224,6 +235,7 @@ class ToolRun(Run):
             self._inv.stop()
         except Exception:
             _logger.debug("instrumentors: ending a tool span failed", exc_info=True)
+            self._release()
 
     def fail(self, exc: BaseException) -> None:
         """End with status ERROR (see ``Run.fail``)."""
