@@ -12,16 +12,31 @@ PYTHON = "3.11"
 
 # (name, pip requirements, test paths). The newest release of each framework runs
 # in the default `tests` session; compat adds the other supported lines.
+# Integrations the tests drive (scripted or local-server backed), beyond our extras.
+TEST_INTEGRATIONS = ["langchain>=1", "langchain-openai>=1"]
+
 COMPAT: list[tuple[str, list[str], list[str]]] = [
+    (
+        "langchain-0.3-oldest",
+        ["langchain-core==0.3.0", "langgraph==0.2.17", "langchain==0.3.0",
+         "langchain-openai==0.2.0", "openai>=1.40,<2"],
+        ["tests/langchain"],
+    ),
+    (
+        "langchain-0.3-latest",
+        ["langchain-core>=0.3.80,<0.4", "langgraph>=0.6,<0.7", "langchain>=0.3,<0.4",
+         "langchain-openai>=0.3,<0.4", "openai>=2,<3"],
+        ["tests/langchain"],
+    ),
     ("mcp-1", ["mcp>=1.30,<2"], ["tests/mcp", "tests/propagation"]),
     ("tenacity-8", ["tenacity>=8.2,<9"], ["tests/test_resilience.py"]),
-]
+]  # fmt: skip
 
 
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
     """The whole unit and integration suite with the newest framework releases."""
-    session.install("-e", ".[test,all]")
+    session.install("-e", ".[test,all]", *TEST_INTEGRATIONS)
     session.run("pytest", "-q", "-p", "no:cacheprovider", *session.posargs)
 
 
@@ -52,7 +67,7 @@ def compat(session: nox.Session, target: str) -> None:
 @nox.session(python=PYTHON)
 def e2e(session: nox.Session) -> None:
     """End to end: the examples export to a real Phoenix server on loopback (tests/e2e)."""
-    session.install("-e", ".[test,all]", "uv")
+    session.install("-e", ".[test,all]", *TEST_INTEGRATIONS, "uv")
     session.env["AGENT_INSTRUMENTORS_E2E"] = "1"
     session.run("pytest", "-q", "-p", "no:cacheprovider", "tests/e2e", *session.posargs)
 

@@ -6,8 +6,9 @@ Public API re-exports only; framework instrumentors live in sub-packages
 
 from __future__ import annotations
 
-from instrumentors._bootstrap import SetupHandle, setup
-from instrumentors.discovery import instrument_all
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from instrumentors.events import (
     record_cache,
     record_circuit_breaker,
@@ -18,6 +19,28 @@ from instrumentors.session import SessionSpanProcessor, session
 from instrumentors.steps import agent_step
 from instrumentors.tools import tool, tool_call_id
 from instrumentors.version import __version__
+
+if TYPE_CHECKING:
+    from instrumentors._bootstrap import SetupHandle, setup
+    from instrumentors.discovery import instrument_all
+
+# Loaded on first use: they pull in the SDK's metrics, exporters and entry-point
+# machinery, which a program that only decorates tools never needs.
+_LAZY = {
+    "setup": "instrumentors._bootstrap",
+    "SetupHandle": "instrumentors._bootstrap",
+    "instrument_all": "instrumentors.discovery",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'instrumentors' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "SessionSpanProcessor",

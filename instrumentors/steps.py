@@ -7,11 +7,13 @@ import inspect
 import logging
 from collections.abc import Callable
 from types import TracebackType
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from instrumentors import telemetry
 from instrumentors._generators import traced_async_generator, traced_generator
-from instrumentors.telemetry import StepRun
+from instrumentors._lazy import default_telemetry
+
+if TYPE_CHECKING:
+    from instrumentors.telemetry import StepRun
 
 _logger = logging.getLogger(__name__)
 
@@ -20,7 +22,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 def _start(name: str, attach: bool) -> StepRun | None:
     try:
-        return telemetry.default().step(name, attach=attach)
+        return default_telemetry().step(name, attach=attach)
     except Exception:
         _logger.debug("instrumentors: starting step %s failed", name, exc_info=True)
         return None

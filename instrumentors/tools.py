@@ -12,14 +12,17 @@ import logging
 from collections.abc import Callable
 from contextvars import ContextVar
 from types import TracebackType
-from typing import Any, Final, TypeVar, cast, overload
+from typing import TYPE_CHECKING, Any, Final, TypeVar, cast, overload
 
 from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, get_value
 from opentelemetry.trace import get_current_span
 
-from instrumentors import semconv, telemetry
+from instrumentors import semconv
 from instrumentors._generators import traced_async_generator, traced_generator
-from instrumentors.telemetry import ToolRun, ToolTemplate
+from instrumentors._lazy import default_telemetry
+
+if TYPE_CHECKING:
+    from instrumentors.telemetry import ToolRun, ToolTemplate
 
 _logger = logging.getLogger(__name__)
 
@@ -157,7 +160,7 @@ def _start(
     spec: _ToolSpec, args: tuple[Any, ...], kwargs: dict[str, Any], attach: bool
 ) -> ToolRun | None:
     try:
-        tel = telemetry.default()
+        tel = default_telemetry()
         template = spec.template
         if template is None or template.owner is not tel:
             template = spec.template = tel.tool_template(

@@ -95,3 +95,10 @@ def test_disabled_instrumentations_are_skipped() -> None:
     )
     names = out.stdout.strip().split(",")
     assert "agent_tenacity" not in names and "agent_pybreaker" in names
+
+
+def test_import_stays_light() -> None:
+    heavy = ("opentelemetry.util.genai", "opentelemetry.sdk.metrics", "wrapt", "importlib.metadata")
+    code = f"import sys, instrumentors\nprint(','.join(m for m in {heavy!r} if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
