@@ -13,7 +13,7 @@ PYTHON = "3.11"
 # (name, pip requirements, test paths). The newest release of each framework runs
 # in the default `tests` session; compat adds the other supported lines.
 # Integrations the tests drive (scripted or local-server backed), beyond our extras.
-TEST_INTEGRATIONS = ["langchain>=1", "langchain-openai>=1"]
+TEST_INTEGRATIONS = ["langchain>=1", "langchain-openai>=1", "llama-index-llms-openai>=0.5"]
 
 COMPAT: list[tuple[str, list[str], list[str]]] = [
     (
@@ -28,7 +28,14 @@ COMPAT: list[tuple[str, list[str], list[str]]] = [
          "langchain-openai>=0.3,<0.4", "openai>=2,<3"],
         ["tests/langchain"],
     ),
+    (
+        "llama-index-0.12",
+        ["llama-index-core>=0.12.52,<0.13", "llama-index-llms-openai>=0.4,<0.5"],
+        ["tests/llama_index"],
+    ),
     ("mcp-1", ["mcp>=1.30,<2"], ["tests/mcp", "tests/propagation"]),
+    ("openai-1", ["openai>=1.100,<2"], ["tests/openai"]),
+    ("openai-2", ["openai>=2,<3"], ["tests/openai"]),
     ("tenacity-8", ["tenacity>=8.2,<9"], ["tests/test_resilience.py"]),
 ]  # fmt: skip
 
@@ -75,5 +82,5 @@ def e2e(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
     """Overhead benchmarks (prints numbers; never a pass/fail timing)."""
-    session.install("-e", ".[test,all]")
-    session.run("python", "benchmarks/overhead.py", *session.posargs)
+    session.install("-e", ".[test,all]", *TEST_INTEGRATIONS)
+    session.run("python", "benchmarks/run_all.py", *session.posargs)

@@ -190,3 +190,15 @@ def test_no_util_genai_warning_for_the_true_spelling(settings_env, caplog) -> No
     with caplog.at_level("WARNING"):
         Telemetry("t")
     assert not [r for r in caplog.records if "is not a valid option" in r.getMessage()]
+
+
+def test_enriching_run_leaves_the_error_to_the_owning_layer(exporter) -> None:
+    outer = Telemetry("framework").llm("openai", "gpt-4o")
+    inner = Telemetry("sdk").llm("openai", "gpt-4o")
+    assert inner.enriching and not outer.enriching
+    error = TimeoutError("upstream")
+    inner.fail(error)
+    outer.fail(error)
+    (span,) = exporter.get_finished_spans()
+    assert [e.name for e in span.events] == ["exception"]
+    assert span.status.status_code is StatusCode.ERROR

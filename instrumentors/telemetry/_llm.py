@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from opentelemetry.util.genai._inference_invocation import SuppressedInferenceInvocation
 from opentelemetry.util.genai.invocation import (
     InferenceInvocation,
 )
@@ -72,6 +73,18 @@ class LLMRun(Run):
     def capture_content(self) -> bool:
         """Whether message content is recorded for this call."""
         return self._config.capture_content
+
+    @property
+    def enriching(self) -> bool:
+        """True when another layer's chat span owns this request and this run only enriches it."""
+        return isinstance(self._inv, SuppressedInferenceInvocation)
+
+    def fail(self, exc: BaseException) -> None:
+        """End with ERROR; an enriching run leaves recording the error to the owning layer."""
+        if self.enriching:
+            self.stop()  # the exception reaches the outer layer, which records it once
+            return
+        super().fail(exc)
 
     def set_request(
         self,

@@ -1,6 +1,6 @@
 """Local stand-ins for services outside the machine, shared by every instrumentor's tests.
 
-Import them as ``from fakes.openai_server import FakeOpenAIServer`` (``tests/``
+Import them as ``from tests.fakes.openai_server import FakeOpenAIServer`` (``tests/``
 is on ``sys.path`` under pytest's default import mode, through
 ``tests/conftest.py``).
 """

@@ -4,7 +4,7 @@ Framework-neutral: any OpenAI-based client (the ``openai`` SDK, LangChain's
 ``ChatOpenAI``, LlamaIndex's ``OpenAI``) can talk to it over real HTTP on
 127.0.0.1, on a free port, served from a background thread::
 
-    from fakes.openai_server import FakeOpenAIServer, Reply, ToolCall
+    from tests.fakes.openai_server import FakeOpenAIServer, Reply, ToolCall
 
     with FakeOpenAIServer() as server:
         client = openai.OpenAI(base_url=server.base_url, api_key="test")

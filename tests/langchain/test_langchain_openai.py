@@ -14,7 +14,7 @@ from lc_support import AGENT_FACTORIES, by_operation, one, parent_of, tree
 
 langchain_openai = pytest.importorskip("langchain_openai")
 
-from fakes.openai_server import FakeOpenAIServer, Reply, ToolCall  # noqa: E402
+from tests.fakes.openai_server import FakeOpenAIServer, Reply, ToolCall  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("instrumented")
 

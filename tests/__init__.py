@@ -1,0 +1,1 @@
+"""Tests: a package, so ``tests/`` itself never lands on sys.path (it would shadow frameworks)."""
