@@ -30,7 +30,7 @@ from instrumentors.params import truncate
 from instrumentors.session import context_with_session, current_session_id, normalize_session_id
 from instrumentors.telemetry._guard import START_GUARD as _START_GUARD
 from instrumentors.telemetry._guard import guard
-from instrumentors.telemetry._llm import LLMRun, Message, ToolCallRequest, safe_text
+from instrumentors.telemetry._llm import LLMRun, Message, ToolCallRequest, new_inference, safe_text
 from instrumentors.telemetry._runs import (
     ACTIVE_TOOLS_CAP,
     NO_PARAMS,
@@ -280,14 +280,15 @@ class Telemetry:
     ) -> LLMRun:
         """Start a ``chat {model}`` span, or enrich the enclosing one from another layer."""
         sid, ctx = self._session_context(session_id, context)
-        inv = self._handler.inference(
+        inv = new_inference(
+            self._handler,
             provider,
             request_model=model or None,
             server_address=server_address,
             server_port=server_port,
             operation_name=operation,
             context=ctx,
-            _attach_to_context=attach,
+            attach=attach,
             conversation_id=sid,
         )
         if sid is not None:

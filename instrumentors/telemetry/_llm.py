@@ -7,8 +7,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from opentelemetry.context import Context, get_value
 from opentelemetry.util.genai._inference_invocation import SuppressedInferenceInvocation
+from opentelemetry.util.genai.handler import TelemetryHandler
 from opentelemetry.util.genai.invocation import (
+    CLIENT_INFERENCE_CONTEXT_KEY,
+    InferenceData,
     InferenceInvocation,
 )
 from opentelemetry.util.genai.types import (
@@ -52,6 +56,76 @@ class Message:
 
 
 # --------------------------------------------------------------------------- runs
+
+
+class _LeanInference(InferenceInvocation):
+    """util-genai's inference invocation, minus its costliest step when it does nothing.
+
+    At finish util-genai merges the context data that inner layers may have
+    published (a field-by-field walk over ~50 dataclass fields) even when none
+    did, which is most calls; skip the merge then.
+    """
+
+    def enrich_from_context(self, data: InferenceData) -> None:
+        # An inner layer that published set at least one of these (plain checks: hot path).
+        if (
+            data.attributes
+            or data.response_id is not None
+            or data.response_model is not None
+            or data.response_finish_reasons is not None
+            or data.usage_input_tokens is not None
+            or data.usage_output_tokens is not None
+            or data.error_type is not None
+            or data.server_address is not None
+            or data.request_stream is not None
+            or data.input_messages
+            or data.output_messages
+        ):
+            super().enrich_from_context(data)
+
+
+def new_inference(
+    handler: TelemetryHandler,
+    provider: str,
+    *,
+    request_model: str | None,
+    server_address: str | None,
+    server_port: int | None,
+    operation_name: str,
+    context: Context | None,
+    attach: bool,
+    conversation_id: str | None,
+) -> InferenceInvocation:
+    """``handler.inference(...)``, building the lean invocation when this layer owns the span."""
+    if not isinstance(get_value(CLIENT_INFERENCE_CONTEXT_KEY, context=context), InferenceData):
+        try:
+            return _LeanInference(
+                handler._tracer,
+                handler._instruments,
+                handler._logger,
+                handler._completion_hook,
+                provider,
+                request_model=request_model,
+                server_address=server_address,
+                server_port=server_port,
+                operation_name=operation_name,
+                content_capturing_mode=handler._content_capturing_mode,
+                context=context,
+                _attach_to_context=attach,
+                conversation_id=conversation_id,
+            )
+        except (AttributeError, TypeError):  # util-genai changed its internals: the public way
+            _logger.debug("lean inference unavailable", exc_info=True)
+    return handler.inference(
+        provider,
+        request_model=request_model,
+        server_address=server_address,
+        server_port=server_port,
+        operation_name=operation_name,
+        context=context,
+        _attach_to_context=attach,
+        conversation_id=conversation_id,
+    )
 
 
 class LLMRun(Run):
