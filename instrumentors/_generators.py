@@ -1,16 +1,22 @@
 """Drive a user's generator with a run's span current while it produces each item.
 
-Shared by ``@tool`` and ``agent_step``: the span is current only while the
-wrapped generator runs, never while it is suspended at a ``yield`` (the
-caller's code between items must not nest under it), and it ends on
-exhaustion, ``close()``, an exception, or garbage collection.
+Shared by ``@tool``, ``agent_step`` and ``session``: the span is current only
+while the wrapped generator runs, never while it is suspended at a ``yield``
+(the caller's code between items must not nest under it), and it ends on
+exhaustion, ``close()``, an exception, or garbage collection. ``decorate``
+gives a scope decorator its sync, async and generator forms in one place.
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
 import weakref
-from collections.abc import AsyncGenerator, Generator
-from typing import Any, Protocol
+from collections.abc import AsyncGenerator, Callable, Generator
+from contextlib import AbstractContextManager
+from typing import Any, Protocol, TypeVar, cast
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 class _Runlike(Protocol):
@@ -92,3 +98,46 @@ async def _traced_async_generator(
             raise
         except BaseException as exc:  # noqa: BLE001 - telemetry must never raise
             method, arg = agen.athrow, exc
+
+
+def decorate(
+    func: F,
+    scope: Callable[[], AbstractContextManager[Any]],
+    run: Callable[[], _Runlike | None],
+) -> F:
+    """``func`` with each call inside ``scope()``; generators driven under ``run()``."""
+    if inspect.isasyncgenfunction(func):
+
+        @functools.wraps(func)
+        def agen_wrapper(*args: Any, **kwargs: Any) -> Any:
+            started = run()
+            agen = func(*args, **kwargs)
+            return agen if started is None else traced_async_generator(agen, started)
+
+        return cast(F, agen_wrapper)
+
+    if inspect.isgeneratorfunction(func):
+
+        @functools.wraps(func)
+        def gen_wrapper(*args: Any, **kwargs: Any) -> Any:
+            started = run()
+            gen = func(*args, **kwargs)
+            return gen if started is None else traced_generator(gen, started)
+
+        return cast(F, gen_wrapper)
+
+    if inspect.iscoroutinefunction(func):
+
+        @functools.wraps(func)
+        async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+            with scope():
+                return await func(*args, **kwargs)
+
+        return cast(F, async_wrapper)
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with scope():
+            return func(*args, **kwargs)
+
+    return cast(F, wrapper)

@@ -7,19 +7,17 @@ the baggage propagator, into downstream services.
 
 from __future__ import annotations
 
-import functools
-import inspect
 import logging
 from collections.abc import Callable
 from types import TracebackType
-from typing import Any, Final, TypeVar, cast
+from typing import Any, Final, TypeVar
 
 from opentelemetry import baggage
 from opentelemetry.context import Context, attach, detach
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 
 from instrumentors import semconv
-from instrumentors._generators import traced_async_generator, traced_generator
+from instrumentors._generators import decorate
 
 _logger = logging.getLogger(__name__)
 
@@ -88,37 +86,7 @@ class session:
         if session_id is None:
             return func
 
-        if inspect.isasyncgenfunction(func):
-
-            @functools.wraps(func)
-            def agen_wrapper(*args: Any, **kwargs: Any) -> Any:
-                return traced_async_generator(func(*args, **kwargs), _SessionScope(session_id))
-
-            return cast(F, agen_wrapper)
-
-        if inspect.isgeneratorfunction(func):
-
-            @functools.wraps(func)
-            def gen_wrapper(*args: Any, **kwargs: Any) -> Any:
-                return traced_generator(func(*args, **kwargs), _SessionScope(session_id))
-
-            return cast(F, gen_wrapper)
-
-        if inspect.iscoroutinefunction(func):
-
-            @functools.wraps(func)
-            async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
-                with session(session_id):
-                    return await func(*args, **kwargs)
-
-            return cast(F, async_wrapper)
-
-        @functools.wraps(func)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            with session(session_id):
-                return func(*args, **kwargs)
-
-        return cast(F, wrapper)
+        return decorate(func, lambda: session(session_id), lambda: _SessionScope(session_id))
 
 
 class _SessionScope:

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import functools
-import inspect
 import logging
 from collections.abc import Callable
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from instrumentors._generators import traced_async_generator, traced_generator
+from instrumentors._generators import decorate
 from instrumentors._lazy import default_telemetry
 
 if TYPE_CHECKING:
@@ -70,38 +68,4 @@ class agent_step:
         """Decorate ``func``: each call (or each generator run) is one step span."""
         name = self._name
 
-        if inspect.isasyncgenfunction(func):
-
-            @functools.wraps(func)
-            def agen_wrapper(*args: Any, **kwargs: Any) -> Any:
-                run = _start(name, attach=False)
-                agen = func(*args, **kwargs)
-                return agen if run is None else traced_async_generator(agen, run)
-
-            return cast(F, agen_wrapper)
-
-        if inspect.isgeneratorfunction(func):
-
-            @functools.wraps(func)
-            def gen_wrapper(*args: Any, **kwargs: Any) -> Any:
-                run = _start(name, attach=False)
-                gen = func(*args, **kwargs)
-                return gen if run is None else traced_generator(gen, run)
-
-            return cast(F, gen_wrapper)
-
-        if inspect.iscoroutinefunction(func):
-
-            @functools.wraps(func)
-            async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
-                with agent_step(name):
-                    return await func(*args, **kwargs)
-
-            return cast(F, async_wrapper)
-
-        @functools.wraps(func)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            with agent_step(name):
-                return func(*args, **kwargs)
-
-        return cast(F, wrapper)
+        return decorate(func, lambda: agent_step(name), lambda: _start(name, attach=False))
