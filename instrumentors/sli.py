@@ -167,9 +167,19 @@ class SLIProcessor(SpanProcessor):
 
 
 def _quantiles(sketch: DDSketch) -> tuple[float, float, float]:
-    values = (sketch.get_quantile_value(q) for q in (0.5, 0.95, 0.99))
-    p50, p95, p99 = (float(v) if v is not None else 0.0 for v in values)
-    return p50, p95, p99
+    """p50/p95/p99 by the nearest-rank rule (the value at rank ceil(q*n)).
+
+    DDSketch interpolates rank q*(n-1) downward, which with few samples hides
+    the slowest call from p95 (2 calls: p95 = the faster one); an SLO check must
+    not pass while a call was over the limit.
+    """
+    n = int(sketch.count)
+    values = []
+    for q in (0.5, 0.95, 0.99):
+        rank_q = (math.ceil(q * n) - 1) / (n - 1) if n > 1 else q
+        value = sketch.get_quantile_value(min(max(rank_q, 0.0), 1.0))
+        values.append(float(value) if value is not None else 0.0)
+    return values[0], values[1], values[2]
 
 
 def _row(

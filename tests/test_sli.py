@@ -149,3 +149,14 @@ def test_a_broken_span_never_raises() -> None:
         end_time = None
 
     SLIProcessor().on_end(Weird())  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("samples", [[0.0129, 0.0137], [0.014, 0.0078, 0.0057], [0.2258, 0.0183]])
+def test_small_samples_never_hide_the_slowest_call_from_p95(samples: list[float]) -> None:
+    sli = SLIProcessor(default=Objective(latency_p95=0.1))
+    for value in samples:
+        sli.record("chat", "m", value, error=False)
+    (row,) = sli.report()
+    assert row.p95 == pytest.approx(max(samples), rel=0.011)
+    assert row.p99 == pytest.approx(max(samples), rel=0.011)
+    assert row.latency_met is (max(samples) <= 0.1)
