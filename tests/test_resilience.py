@@ -170,3 +170,24 @@ def test_breaker_context_manager_rejection(exporter, breaker_on) -> None:
     (span,) = exporter.get_finished_spans()
     assert span.status.status_code is StatusCode.ERROR
     assert span.attributes[semconv.ERROR_TYPE] == "CircuitBreakerError"
+
+
+def test_langchain_with_retry_is_covered(exporter, tenacity_on) -> None:
+    runnables = pytest.importorskip("langchain_core.runnables")
+    calls = {"n": 0}
+
+    def flaky_step(x: int) -> int:
+        calls["n"] += 1
+        if calls["n"] < 3:
+            raise TimeoutError("slow upstream")
+        return x + 1
+
+    chain = runnables.RunnableLambda(flaky_step).with_retry(
+        stop_after_attempt=3, wait_exponential_jitter=False, retry_if_exception_type=(TimeoutError,)
+    )
+    with instrumentors.agent_step("act"):
+        assert chain.invoke(1) == 2
+    (span,) = [s for s in exporter.get_finished_spans() if s.name == "act"]
+    retries = [e for e in span.events if e.name == semconv.EVENT_RETRY_ATTEMPTED]
+    assert [e.attributes[semconv.RETRY_ATTEMPT] for e in retries] == [1, 2]
+    assert all(e.attributes[semconv.ERROR_TYPE] == "TimeoutError" for e in retries)
