@@ -185,11 +185,23 @@ def _exporting(
         else _env("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")
     )
     if otlp:
-        readers = []
-        if _env("OTEL_METRICS_EXPORTER") != "none":
-            readers.append(_otlp_metric_reader(endpoint, protocol))
-        processor = BatchSpanProcessor(_otlp_exporter(endpoint, protocol, headers))
-        return [processor], ["otlp"], readers
+        try:
+            processor = BatchSpanProcessor(_otlp_exporter(endpoint, protocol, headers))
+            readers = []
+            if _env("OTEL_METRICS_EXPORTER") != "none":
+                readers.append(_otlp_metric_reader(endpoint, protocol))
+            return [processor], ["otlp"], readers
+        except ImportError:
+            _logger.warning(
+                "An OTLP endpoint is configured but the OTLP exporters are not installed "
+                "(pip install 'agent-instrumentors[otlp]'); printing traces on stderr instead."
+            )
+            return [SimpleSpanProcessor(TreeSpanExporter(out))], ["agent_tree"], []
+        except Exception:
+            _logger.warning(
+                "Could not create the OTLP exporter; printing traces instead.", exc_info=True
+            )
+            return [SimpleSpanProcessor(TreeSpanExporter(out))], ["agent_tree"], []
     if explicit_only:
         return [], [], []
     named = _env("OTEL_TRACES_EXPORTER")

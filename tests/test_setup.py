@@ -208,3 +208,20 @@ def test_setup_adopts_an_already_configured_provider() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
     )
     assert out.stdout.strip() == "ok", out.stderr
+
+
+def test_missing_otlp_exporters_fall_back_to_the_tree(tmp_path: Path) -> None:
+    blocker = tmp_path / "sitecustomize.py"
+    blocker.write_text(
+        "import sys\n"
+        "class _Block:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.startswith('opentelemetry.exporter.otlp'):\n"
+        "            raise ImportError('blocked for the test')\n"
+        "sys.meta_path.insert(0, _Block())\n"
+    )
+    env = {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:9", "PYTHONPATH": str(tmp_path)}
+    result = run_agent(env)
+    assert json.loads(result.stdout)["exporters"] == ["agent_tree"]
+    assert "OTLP exporters are not installed" in result.stderr
+    assert "execute_tool get_weather" in result.stderr
