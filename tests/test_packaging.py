@@ -63,11 +63,18 @@ def test_instrumentor_entry_points_load() -> None:
 
 
 def test_instrument_all_returns_names_of_installed_frameworks() -> None:
-    from instrumentors.discovery import available
-
-    names = instrumentors.instrument_all()
-    assert set(names) <= set(available())
-    assert instrumentors.instrument_all() == names  # idempotent
+    # In a subprocess: instrumenting is process-wide and would leak into other tests.
+    code = (
+        "import instrumentors\n"
+        "from instrumentors.discovery import available\n"
+        "names = instrumentors.instrument_all()\n"
+        "assert set(names) <= set(available()), names\n"
+        "assert instrumentors.instrument_all() == names\n"
+        "print(','.join(names))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert out.returncode == 0, out.stderr
+    assert "agent_tenacity" in out.stdout.strip().split(",")
 
 
 def test_instrument_all_defers_until_the_framework_is_imported() -> None:
