@@ -202,3 +202,68 @@ def test_enriching_run_leaves_the_error_to_the_owning_layer(exporter) -> None:
     (span,) = exporter.get_finished_spans()
     assert [e.name for e in span.events] == ["exception"]
     assert span.status.status_code is StatusCode.ERROR
+
+
+@pytest.mark.parametrize("failure", [False, True])
+def test_lean_chat_matches_util_genai(exporter, metric_reader, failure: bool) -> None:
+    """The lean chat lifecycle (default mode) and util-genai's give the same span and metrics."""
+    from instrumentors.telemetry._llm import LLMRun, new_inference
+
+    tel = Telemetry("parity")
+    results = []
+    for lean in (True, False):
+        inv = new_inference(
+            tel._handler, "openai", request_model="gpt-4o", server_address="api.test",
+            server_port=443, operation_name="chat", context=None, attach=True,
+            conversation_id="conv-1", lean=lean,
+        )  # fmt: skip
+        run = LLMRun(inv, tel.config)
+        run.set_request(temperature=0.5, max_tokens=64, seed=3, stop_sequences=["x"], stream=True)
+        run.record_chunk()
+        run.set_response(response_id="r1", model="gpt-4o-2024", finish_reasons=["tool_calls"])
+        run.set_usage(
+            input_tokens=10, output_tokens=4, cache_read_input_tokens=2, reasoning_tokens=1
+        )
+        run.register_tool_calls([ToolCallRequest(name="f", id=f"call-{lean}")])
+        if failure:
+            run.fail(TimeoutError("slow"))
+        else:
+            run.stop()
+        (span,) = exporter.get_finished_spans()
+        exporter.clear()
+        attrs = dict(span.attributes)
+        attrs.pop(semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK)
+        attrs.pop(semconv.GEN_AI_RESPONSE_TOOL_CALL_IDS)
+        results.append(
+            (span.name, span.kind, span.status.status_code, attrs, [e.name for e in span.events])
+        )
+    assert results[0] == results[1]
+    assert results[0][2] is (StatusCode.ERROR if failure else StatusCode.UNSET)
+    points = {
+        (metric.name, tuple(sorted(point.attributes.items()))): point
+        for rm in metric_reader.get_metrics_data().resource_metrics
+        for sm in rm.scope_metrics
+        if sm.scope.name == "parity"
+        for metric in sm.metrics
+        for point in metric.data.data_points
+        if point.attributes.get(semconv.SERVER_ADDRESS) == "api.test"
+    }
+    names = {name for name, _ in points}
+    assert {"gen_ai.client.operation.duration", "gen_ai.client.token.usage"} <= names
+    # Both paths recorded into the same series (same attributes): each counted twice.
+    assert all(point.count % 2 == 0 for point in points.values() if hasattr(point, "count"))
+
+
+def test_lean_chat_is_enriched_by_an_inner_util_genai_layer(exporter) -> None:
+    from opentelemetry.util.genai.handler import TelemetryHandler
+
+    outer = Telemetry("framework").llm("openai", "gpt-4o")
+    inner = TelemetryHandler().inference("openai", request_model="gpt-4o", server_address="a.b")
+    inner.response_id = "chatcmpl-7"
+    inner.input_tokens = 9
+    inner.stop()
+    outer.stop()
+    (span,) = exporter.get_finished_spans()
+    assert span.attributes[semconv.GEN_AI_RESPONSE_ID] == "chatcmpl-7"
+    assert span.attributes[semconv.GEN_AI_USAGE_INPUT_TOKENS] == 9
+    assert span.attributes[semconv.SERVER_ADDRESS] == "a.b"

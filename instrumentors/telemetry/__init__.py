@@ -50,6 +50,7 @@ from instrumentors.version import __version__
 _logger = logging.getLogger(__name__)
 
 SCOPE: Final = "instrumentors"
+_EMIT_EVENT: Final = "OTEL_INSTRUMENTATION_GENAI_EMIT_EVENT"
 # Samplers that record every root span (the SDK default is the second).
 _ALWAYS_ON_SAMPLERS: Final = frozenset(
     {
@@ -127,6 +128,14 @@ class Telemetry:
         instruments = getattr(self._handler, "_instruments", None)
         self._tool_histogram: Histogram | None = getattr(instruments, "execute_tool_duration", None)
         self._sampler_cache: str | None = None
+        # Our lean chat lifecycle covers everything but content, events and completion
+        # hooks; with any of those on, util-genai's own invocation does the work.
+        self._lean_chat = (
+            not self.config.capture_content
+            and not self._handler.should_capture_content()
+            and os.environ.get("OTEL_INSTRUMENTATION_GENAI_EMIT_EVENT", "").strip().lower()
+            != "true"
+        )
 
     def _session_context(
         self, session_id: object, context: Context | None
@@ -290,6 +299,7 @@ class Telemetry:
             context=ctx,
             attach=attach,
             conversation_id=sid,
+            lean=self._lean_chat,
         )
         if sid is not None:
             inv.attributes[semconv.AGENT_SESSION_ID] = sid

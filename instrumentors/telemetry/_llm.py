@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from opentelemetry.context import Context, get_value
+from opentelemetry.util.genai._conversation_context import with_conversation_id
 from opentelemetry.util.genai._inference_invocation import SuppressedInferenceInvocation
 from opentelemetry.util.genai.handler import TelemetryHandler
 from opentelemetry.util.genai.invocation import (
@@ -28,6 +29,7 @@ from instrumentors import semconv
 from instrumentors.config import Settings
 from instrumentors.links import registry as link_registry
 from instrumentors.params import safe_content, truncate
+from instrumentors.telemetry._chat import LeanChat, lean_start_attributes
 from instrumentors.telemetry._guard import ATTR_GUARD as _ATTR_GUARD
 from instrumentors.telemetry._runs import Run
 
@@ -95,10 +97,29 @@ def new_inference(
     context: Context | None,
     attach: bool,
     conversation_id: str | None,
-) -> InferenceInvocation:
-    """``handler.inference(...)``, building the lean invocation when this layer owns the span."""
+    lean: bool = False,
+) -> InferenceInvocation | LeanChat:
+    """``handler.inference(...)``, lighter when this layer owns the span.
+
+    ``lean`` (no content capture, events or completion hooks): our own lifecycle,
+    ``LeanChat``; else util-genai's invocation, minus its empty per-finish merge.
+    """
     if not isinstance(get_value(CLIENT_INFERENCE_CONTEXT_KEY, context=context), InferenceData):
         try:
+            if lean:
+                span_name, start = lean_start_attributes(
+                    operation_name,
+                    provider,
+                    request_model,
+                    server_address,
+                    server_port,
+                    conversation_id,
+                )
+                if conversation_id:
+                    context = with_conversation_id(conversation_id, context)
+                return LeanChat(
+                    handler._tracer, handler._instruments, start, span_name, context, attach
+                )
             return _LeanInference(
                 handler._tracer,
                 handler._instruments,
@@ -133,15 +154,14 @@ class LLMRun(Run):
 
     __slots__ = ("_config",)
 
-    def __init__(self, inv: InferenceInvocation, config: Settings) -> None:
+    def __init__(self, inv: InferenceInvocation | LeanChat, config: Settings) -> None:
         super().__init__(inv)
         self._config = config
 
     @property
-    def _llm(self) -> InferenceInvocation:
-        inv = self._inv
-        assert isinstance(inv, InferenceInvocation)
-        return inv
+    def _llm(self) -> Any:
+        """util-genai's invocation or ``LeanChat``: the same setters by name."""
+        return self._inv
 
     @property
     def capture_content(self) -> bool:
@@ -234,13 +254,13 @@ class LLMRun(Run):
 
     def record_chunk(self) -> None:
         """A streamed chunk arrived (time to first chunk; cheap after the first)."""
-        inv = self._inv
-        if not isinstance(inv, InferenceInvocation) or inv._ttfc_seconds is not None:
+        inv: Any = self._inv
+        if inv._ttfc_seconds is not None:
             return
         with _ATTR_GUARD:
             inv.record_stream_chunk()
             ttfc = inv._ttfc_seconds
-            if ttfc is not None:
+            if ttfc is not None and isinstance(inv, InferenceInvocation):
                 inv.attributes[semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = ttfc
 
     def set_messages(

@@ -47,7 +47,7 @@ class Run:
 
     __slots__ = ("_inv",)
 
-    def __init__(self, inv: GenAIInvocation | _StepInvocation) -> None:
+    def __init__(self, inv: GenAIInvocation | _StepInvocation | Any) -> None:
         self._inv = inv
 
     @property

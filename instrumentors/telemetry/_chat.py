@@ -1,0 +1,222 @@
+"""A lean ``chat`` lifecycle for the default, content-free mode: the hot path of model calls.
+
+Same span (name, kind, attributes), the same ``gen_ai.client.operation.duration``,
+``gen_ai.client.token.usage`` and time-to-first-chunk metrics as util-genai's
+InferenceInvocation, and the same interop: util-genai's context data is placed in
+the context, so an inner layer built on util-genai (ours or another package's)
+enriches this span instead of opening a second one. What it leaves out is what
+only content capture needs (messages, events, completion hooks): with capture
+on, ``new_inference`` uses util-genai itself.
+"""
+
+from __future__ import annotations
+
+import logging
+from timeit import default_timer
+from typing import Any, Final
+
+from opentelemetry.context import Context, attach, detach, set_value
+from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as GenAI
+from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer, set_span_in_context
+from opentelemetry.util.genai.invocation import CLIENT_INFERENCE_CONTEXT_KEY, Error, InferenceData
+from opentelemetry.util.types import AttributeValue
+
+from instrumentors import semconv
+
+_logger = logging.getLogger(__name__)
+
+_CACHE_WRITE: Final = "gen_ai.usage.cache_write.input_tokens"  # util-genai's name
+_INPUT: Final = GenAI.GenAiTokenTypeValues.INPUT.value
+_OUTPUT: Final = GenAI.GenAiTokenTypeValues.OUTPUT.value
+
+# util-genai data field -> span attribute, for what an inner layer publishes.
+_PUBLISHED: Final = (
+    ("response_id", GenAI.GEN_AI_RESPONSE_ID),
+    ("response_model", GenAI.GEN_AI_RESPONSE_MODEL),
+    ("response_finish_reasons", GenAI.GEN_AI_RESPONSE_FINISH_REASONS),
+    ("usage_input_tokens", GenAI.GEN_AI_USAGE_INPUT_TOKENS),
+    ("usage_output_tokens", GenAI.GEN_AI_USAGE_OUTPUT_TOKENS),
+    ("usage_cache_read_input_tokens", GenAI.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS),
+    ("usage_cache_write_input_tokens", _CACHE_WRITE),
+    ("usage_reasoning_output_tokens", GenAI.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS),
+    ("server_address", semconv.SERVER_ADDRESS),
+    ("server_port", semconv.SERVER_PORT),
+    ("request_stream", GenAI.GEN_AI_REQUEST_STREAM),
+    ("response_time_to_first_chunk", GenAI.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK),
+)
+_METRIC_KEYS: Final = (
+    GenAI.GEN_AI_OPERATION_NAME,
+    GenAI.GEN_AI_PROVIDER_NAME,
+    GenAI.GEN_AI_REQUEST_MODEL,
+    GenAI.GEN_AI_RESPONSE_MODEL,
+    semconv.SERVER_ADDRESS,
+    semconv.SERVER_PORT,
+)
+
+
+def _setter(key: str, keep_zero: bool = True) -> property:
+    def fset(self: LeanChat, value: Any) -> None:
+        if value is None or (not keep_zero and not value):
+            self.values.pop(key, None)
+        else:
+            self.values[key] = list(value) if isinstance(value, (list, tuple)) else value
+
+    return property(lambda self: self.values.get(key), fset)
+
+
+class LeanChat:
+    """The lifecycle and setters ``LLMRun`` uses, over one span and one attribute batch."""
+
+    __slots__ = (
+        "_finished",
+        "_instruments",
+        "_start_s",
+        "_token",
+        "_ttfc_seconds",
+        "attributes",
+        "context",
+        "data",
+        "span",
+        "values",
+    )
+
+    temperature = _setter(GenAI.GEN_AI_REQUEST_TEMPERATURE)
+    top_p = _setter(GenAI.GEN_AI_REQUEST_TOP_P)
+    max_tokens = _setter(GenAI.GEN_AI_REQUEST_MAX_TOKENS)
+    seed = _setter(GenAI.GEN_AI_REQUEST_SEED)
+    frequency_penalty = _setter(GenAI.GEN_AI_REQUEST_FREQUENCY_PENALTY)
+    presence_penalty = _setter(GenAI.GEN_AI_REQUEST_PRESENCE_PENALTY)
+    request_choice_count = _setter(GenAI.GEN_AI_REQUEST_CHOICE_COUNT)
+    request_stream = _setter(GenAI.GEN_AI_REQUEST_STREAM)
+    stop_sequences = _setter(GenAI.GEN_AI_REQUEST_STOP_SEQUENCES)
+    response_id = _setter(GenAI.GEN_AI_RESPONSE_ID)
+    response_model_name = _setter(GenAI.GEN_AI_RESPONSE_MODEL)
+    finish_reasons = _setter(GenAI.GEN_AI_RESPONSE_FINISH_REASONS)
+    input_tokens = _setter(GenAI.GEN_AI_USAGE_INPUT_TOKENS)
+    output_tokens = _setter(GenAI.GEN_AI_USAGE_OUTPUT_TOKENS)
+    cache_read_input_tokens = _setter(GenAI.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS, keep_zero=False)
+    cache_creation_input_tokens = _setter(_CACHE_WRITE, keep_zero=False)
+    thinking_tokens = _setter(GenAI.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS, keep_zero=False)
+
+    def __init__(
+        self,
+        tracer: Tracer,
+        instruments: Any,
+        start: dict[str, AttributeValue],
+        span_name: str,
+        context: Context | None,
+        attach_now: bool,
+    ) -> None:
+        self.span = tracer.start_span(
+            span_name, context=context, kind=SpanKind.CLIENT, attributes=start
+        )
+        self.data = InferenceData()  # where util-genai-based inner layers publish
+        self.context = set_value(
+            CLIENT_INFERENCE_CONTEXT_KEY, self.data, set_span_in_context(self.span, context)
+        )
+        self.values: dict[str, AttributeValue] = dict(start)
+        self.attributes: dict[str, AttributeValue] = {}
+        self._instruments = instruments
+        self._finished = False
+        self._ttfc_seconds: float | None = None
+        self._start_s = default_timer()
+        self._token = attach(self.context) if attach_now else None
+
+    def record_stream_chunk(self) -> None:
+        """The first streamed chunk: time to first chunk (attribute and metric)."""
+        if self._finished or self._ttfc_seconds is not None:
+            return
+        self._ttfc_seconds = max(default_timer() - self._start_s, 0.0)
+        self.values[GenAI.GEN_AI_REQUEST_STREAM] = True
+        self.values[GenAI.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = self._ttfc_seconds
+        self._instruments.time_to_first_chunk.record(
+            self._ttfc_seconds, attributes=self._metric_attributes(), context=self.context
+        )
+
+    def suspend(self) -> None:
+        token, self._token = self._token, None
+        if token is not None:
+            detach(token)
+
+    def stop(self) -> None:
+        self._end(None)
+
+    def fail(self, error: Error) -> None:
+        self._end(error)
+
+    def _metric_attributes(self, error_type: str | None = None) -> dict[str, AttributeValue]:
+        values = self.values
+        attrs: dict[str, AttributeValue] = {k: values[k] for k in _METRIC_KEYS if k in values}
+        if error_type is not None:
+            attrs[semconv.ERROR_TYPE] = error_type
+        return attrs
+
+    def _merge_published(self) -> None:
+        """Fill what an inner layer published and this layer did not set (ours wins)."""
+        data, values = self.data, self.values
+        for field, key in _PUBLISHED:
+            value = getattr(data, field, None)
+            if value is not None and key not in values:
+                values[key] = list(value) if isinstance(value, (list, tuple)) else value
+        for key, value in data.attributes.items():
+            self.attributes.setdefault(key, value)
+
+    def _end(self, error: Error | None) -> None:
+        if self._finished:
+            return
+        self._finished = True
+        try:
+            self._merge_published()
+            error_type = error.type if error is not None else self.data.error_type
+            if self.span.is_recording():
+                attributes = {**self.values, **self.attributes}
+                if error_type is not None:
+                    attributes[semconv.ERROR_TYPE] = error_type
+                    self.span.set_status(Status(StatusCode.ERROR, error.message if error else None))
+                self.span.set_attributes(attributes)
+            self._record_metrics(error_type)
+        finally:
+            self.suspend()
+            self.span.end()
+
+    def _record_metrics(self, error_type: str | None) -> None:
+        attrs = self._metric_attributes(error_type)
+        instruments = self._instruments
+        instruments.operation_duration.record(
+            max(default_timer() - self._start_s, 0.0), attributes=attrs, context=self.context
+        )
+        for token_type, key in (
+            (_INPUT, GenAI.GEN_AI_USAGE_INPUT_TOKENS),
+            (_OUTPUT, GenAI.GEN_AI_USAGE_OUTPUT_TOKENS),
+        ):
+            count = self.values.get(key)
+            if isinstance(count, int):
+                instruments.token_usage.record(
+                    count,
+                    attributes={**attrs, GenAI.GEN_AI_TOKEN_TYPE: token_type},
+                    context=self.context,
+                )
+
+
+def lean_start_attributes(
+    operation: str,
+    provider: str,
+    request_model: str | None,
+    server_address: str | None,
+    server_port: int | None,
+    conversation_id: str | None,
+) -> tuple[str, dict[str, AttributeValue]]:
+    """The span name and start attributes util-genai would give this chat span."""
+    start: dict[str, AttributeValue] = {
+        GenAI.GEN_AI_OPERATION_NAME: operation,
+        GenAI.GEN_AI_PROVIDER_NAME: provider,
+    }
+    if request_model:
+        start[GenAI.GEN_AI_REQUEST_MODEL] = request_model
+    if server_address:
+        start[semconv.SERVER_ADDRESS] = server_address
+    if server_port is not None:
+        start[semconv.SERVER_PORT] = server_port
+    if conversation_id:
+        start[GenAI.GEN_AI_CONVERSATION_ID] = conversation_id
+    return (f"{operation} {request_model}" if request_model else operation), start
