@@ -134,20 +134,15 @@ class TracingCallbackHandler(BaseCallbackHandler):
             else:
                 self._runs.store(run_id, parent)  # internal plumbing: transparent
                 return
-            context = parent.run.context if parent is not None else None
-            session = _extract.session_id(metadata) if parent is None else None
+            placement = _placement(parent, metadata)
             run: Run
             if kind == AGENT:
                 agent_id = metadata.get("assistant_id") if metadata else None
                 run = self._tel.agent(
-                    name,
-                    agent_id=str(agent_id) if agent_id else None,
-                    session_id=session,
-                    context=context,
-                    attach=False,
+                    name, agent_id=str(agent_id) if agent_id else None, **placement
                 )
             else:
-                run = self._tel.step(name, session_id=session, context=context, attach=False)
+                run = self._tel.step(name, **placement)
             self._enter(run_id, run, kind, scope)
 
     def on_chain_end(self, outputs: Any, *, run_id: UUID, **kwargs: Any) -> None:
@@ -233,9 +228,7 @@ class TracingCallbackHandler(BaseCallbackHandler):
             provider,
             model,
             operation=operation,
-            session_id=_extract.session_id(metadata) if parent is None else None,
-            context=parent.run.context if parent is not None else None,
-            attach=False,
+            **_placement(parent, metadata),
         )
         self._enter(run_id, run, LLM, claim(MODEL))
         if run.span.is_recording():
@@ -294,9 +287,7 @@ class TracingCallbackHandler(BaseCallbackHandler):
                 template=self._template(name, serialized),
                 call_id=call_id,
                 params=_extract.tool_params(input_str, inputs),
-                session_id=_extract.session_id(metadata) if parent is None else None,
-                context=parent.run.context if parent is not None else None,
-                attach=False,
+                **_placement(parent, metadata),
             )
             self._enter(run_id, run, TOOL)
 
@@ -343,9 +334,7 @@ class TracingCallbackHandler(BaseCallbackHandler):
             parent = self._runs.get(parent_run_id)
             run = self._tel.retrieval(
                 _extract.run_name(serialized, kwargs, default="retriever"),
-                session_id=_extract.session_id(metadata) if parent is None else None,
-                context=parent.run.context if parent is not None else None,
-                attach=False,
+                **_placement(parent, metadata),
             )
             self._enter(run_id, run, RETRIEVAL, claim(RETRIEVER))
 
@@ -384,3 +373,13 @@ class TracingCallbackHandler(BaseCallbackHandler):
 
     def _enter(self, run_id: UUID, run: Run, kind: int, scope: Scope | None = None) -> None:
         self._runs.enter(Entry(run_id, run, kind), scope, self._attach)
+
+
+def _placement(parent: Any, metadata: dict[str, Any] | None) -> dict[str, Any]:
+    """Where a new span goes: under the parent run's span, else a root in the run's session.
+
+    Never attached here: runs become current in the child's own context (see _wrappers).
+    """
+    if parent is not None:
+        return {"session_id": None, "context": parent.run.context, "attach": False}
+    return {"session_id": _extract.session_id(metadata), "context": None, "attach": False}

@@ -29,7 +29,7 @@ from instrumentors import _semconv_net as net
 from instrumentors import propagation, semconv
 from instrumentors.events import error_type
 from instrumentors.mcp import _extract
-from instrumentors.mcp._wrappers import AsyncWrapper, Wrapper
+from instrumentors.mcp._wrappers import AsyncWrapper, Wrapper, observing
 from instrumentors.session import current_session_id
 from instrumentors.telemetry import guard
 
@@ -177,22 +177,15 @@ def handle_request(tracer: Tracer) -> AsyncWrapper:
     return traced
 
 
+def _record_response(instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    call = _server_call.get()
+    if call is not None and call.message is instance:
+        call.record_result(args[0] if args else kwargs.get("response"))
+
+
 def respond() -> AsyncWrapper:
     """Wrap 1.x ``RequestResponder.respond(response)``: the outcome of our server span."""
-
-    async def traced(
-        wrapped: Callable[..., Awaitable[Any]],
-        instance: Any,
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-    ) -> Any:
-        call = _server_call.get()
-        if call is not None and call.message is instance:
-            with guard("recording an MCP server result"):
-                call.record_result(args[0] if args else kwargs.get("response"))
-        return await wrapped(*args, **kwargs)
-
-    return traced
+    return observing("recording an MCP server result", _record_response)
 
 
 # --------------------------------------------------------------------------- mcp 2.x

@@ -130,8 +130,10 @@ def _finish(run: ToolRun, result: Any) -> None:
         run.stop(result)
 
 
-def post_writer() -> AsyncWrapper:
-    """Wrap ``StreamableHTTPTransport.post_writer``: learn which session stream it serves."""
+def observing(
+    what: str, observe: Callable[[Any, tuple[Any, ...], dict[str, Any]], None]
+) -> AsyncWrapper:
+    """An async wrapper that looks at a call first (guarded: ``what``), then makes it unchanged."""
 
     async def traced(
         wrapped: Callable[..., Awaitable[Any]],
@@ -139,36 +141,39 @@ def post_writer() -> AsyncWrapper:
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
     ) -> Any:
-        with guard("registering an MCP transport"):
-            # post_writer(client, write_stream_reader, read_stream_writer, write_stream, ...)
-            stream = args[3] if len(args) > 3 else kwargs.get("write_stream")
-            _extract.register_transport(stream, instance)
+        with guard(what):
+            observe(instance, args, kwargs)
         return await wrapped(*args, **kwargs)
 
     return traced
+
+
+def _register_transport(instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    # post_writer(client, write_stream_reader, read_stream_writer, write_stream, ...)
+    stream = args[3] if len(args) > 3 else kwargs.get("write_stream")
+    _extract.register_transport(stream, instance)
+
+
+def post_writer() -> AsyncWrapper:
+    """Wrap ``StreamableHTTPTransport.post_writer``: learn which session stream it serves."""
+    return observing("registering an MCP transport", _register_transport)
+
+
+def _note_request_id(instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    outbound = _outbound.get()
+    if outbound is None or outbound.has_request_id:
+        return
+    message = args[0] if args else kwargs.get("message")
+    if getattr(message, "method", None) == net.METHOD_TOOLS_CALL:
+        outbound.has_request_id = True
+        request_id = getattr(message, "id", None)
+        if request_id is not None:
+            outbound.run.set_attribute(net.JSONRPC_REQUEST_ID, str(request_id))
 
 
 def dispatcher_write() -> AsyncWrapper:
     """Wrap 2.x ``JSONRPCDispatcher._write``: the wire id of the tools/call in flight."""
-
-    async def traced(
-        wrapped: Callable[..., Awaitable[Any]],
-        instance: Any,
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-    ) -> Any:
-        outbound = _outbound.get()
-        if outbound is not None and not outbound.has_request_id:
-            with guard("reading an MCP request id"):
-                message = args[0] if args else kwargs.get("message")
-                if getattr(message, "method", None) == net.METHOD_TOOLS_CALL:
-                    outbound.has_request_id = True
-                    request_id = getattr(message, "id", None)
-                    if request_id is not None:
-                        outbound.run.set_attribute(net.JSONRPC_REQUEST_ID, str(request_id))
-        return await wrapped(*args, **kwargs)
-
-    return traced
+    return observing("reading an MCP request id", _note_request_id)
 
 
 def send_raw_request() -> AsyncWrapper:

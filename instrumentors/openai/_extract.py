@@ -190,19 +190,24 @@ def chat_inputs(messages: Any) -> list[Message]:
     return out
 
 
-def chat_usage(run: LLMRun, usage: Any) -> None:
-    """Token usage of a chat completion (or of the usage chunk of a stream)."""
+def _usage(run: LLMRun, usage: Any, inputs: str, outputs: str) -> None:
+    """Token usage from ``<inputs>``/``<outputs>`` counts and their ``*_details``."""
     if usage is None:
         return
-    prompt = usage.prompt_tokens_details
-    completion = usage.completion_tokens_details
+    given = getattr(usage, f"{inputs}_details", None)
+    produced = getattr(usage, f"{outputs}_details", None)
     run.set_usage(
-        input_tokens=usage.prompt_tokens,
-        output_tokens=usage.completion_tokens,
-        cache_read_input_tokens=getattr(prompt, "cached_tokens", None),
-        cache_creation_input_tokens=getattr(prompt, "cache_write_tokens", None),
-        reasoning_tokens=getattr(completion, "reasoning_tokens", None),
+        input_tokens=getattr(usage, inputs, None),
+        output_tokens=getattr(usage, outputs, None),
+        cache_read_input_tokens=getattr(given, "cached_tokens", None),
+        cache_creation_input_tokens=getattr(given, "cache_write_tokens", None),
+        reasoning_tokens=getattr(produced, "reasoning_tokens", None),
     )
+
+
+def chat_usage(run: LLMRun, usage: Any) -> None:
+    """Token usage of a chat completion (or of the usage chunk of a stream)."""
+    _usage(run, usage, "prompt_tokens", "completion_tokens")
 
 
 def chat_response(run: LLMRun, completion: Any) -> None:
@@ -301,17 +306,7 @@ def responses_finish_reason(response: Any, has_calls: bool) -> str | None:
 
 def responses_usage(run: LLMRun, usage: Any) -> None:
     """Token usage of a ``Response``."""
-    if usage is None:
-        return
-    given = usage.input_tokens_details
-    produced = usage.output_tokens_details
-    run.set_usage(
-        input_tokens=usage.input_tokens,
-        output_tokens=usage.output_tokens,
-        cache_read_input_tokens=getattr(given, "cached_tokens", None),
-        cache_creation_input_tokens=getattr(given, "cache_write_tokens", None),
-        reasoning_tokens=getattr(produced, "reasoning_tokens", None),
-    )
+    _usage(run, usage, "input_tokens", "output_tokens")
 
 
 def responses_response(run: LLMRun, response: Any) -> None:

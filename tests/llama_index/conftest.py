@@ -10,6 +10,7 @@ import pytest
 pytest.importorskip("llama_index.core")
 
 from instrumentors.llama_index import LlamaIndexInstrumentor
+from tests._instrumenting import reinstrumenting
 
 CAPTURE_ENV = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
 
@@ -17,17 +18,7 @@ CAPTURE_ENV = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
 @pytest.fixture
 def instrument() -> Iterator[Callable[..., LlamaIndexInstrumentor]]:
     """Instrument (again) on demand, e.g. after changing settings; uninstrumented at teardown."""
-    instrumentor = LlamaIndexInstrumentor()
-
-    def apply(**kwargs: Any) -> LlamaIndexInstrumentor:
-        if instrumentor.is_instrumented_by_opentelemetry:
-            instrumentor.uninstrument()
-        instrumentor.instrument(**kwargs)
-        return instrumentor
-
-    yield apply
-    if instrumentor.is_instrumented_by_opentelemetry:
-        instrumentor.uninstrument()
+    yield from reinstrumenting(LlamaIndexInstrumentor())
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from instrumentors.openai import OpenAIInstrumentor
+from tests._instrumenting import reinstrumenting
 from tests.fakes.openai_server import FakeOpenAIServer
 
 CAPTURE_ENV = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
@@ -28,17 +29,7 @@ def server() -> Iterator[FakeOpenAIServer]:
 @pytest.fixture
 def instrument() -> Iterator[Callable[..., OpenAIInstrumentor]]:
     """Instrument (again) on demand, e.g. after changing settings; uninstrumented at teardown."""
-    instrumentor = OpenAIInstrumentor()
-
-    def apply(**kwargs: Any) -> OpenAIInstrumentor:
-        if instrumentor.is_instrumented_by_opentelemetry:
-            instrumentor.uninstrument()
-        instrumentor.instrument(**kwargs)
-        return instrumentor
-
-    yield apply
-    if instrumentor.is_instrumented_by_opentelemetry:
-        instrumentor.uninstrument()
+    yield from reinstrumenting(OpenAIInstrumentor())
 
 
 @pytest.fixture

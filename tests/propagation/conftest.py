@@ -8,8 +8,6 @@ import pytest
 from opentelemetry import propagate
 from opentelemetry.propagators.textmap import TextMapPropagator
 
-from instrumentors.mcp import MCPInstrumentor
-from tests.fakes.otlp_receiver import HTTPReceiver
 from tests.propagation._propagators import propagators_named
 from tests.propagation._shadow import hide_test_dir_shadow, mcp_installed
 
@@ -19,29 +17,8 @@ if not mcp_installed():
     collect_ignore_glob = ["test_propagation_mcp.py"]
 
 
-@pytest.fixture(scope="session")
-def receiver() -> Iterator[HTTPReceiver]:
-    """Where the server processes export their spans (OTLP/HTTP on loopback)."""
-    with HTTPReceiver() as running:
-        yield running
-
-
-@pytest.fixture(scope="session")
-def server_url(receiver: HTTPReceiver) -> Iterator[str]:
-    """One streamable-HTTP tool server process for the package."""
-    from tests.mcp._procs import http_server
-
-    with http_server(receiver) as url:
-        yield url
-
-
-@pytest.fixture
-def instrumentor() -> Iterator[MCPInstrumentor]:
-    """MCPInstrumentor on the global (test) providers, undone after the test."""
-    instance = MCPInstrumentor()
-    instance.instrument()
-    yield instance
-    instance.uninstrument()
+# Shared with the other package (imported fixtures are registered by this conftest).
+from tests.mcp._fixtures import instrumentor, receiver, server_url  # noqa: E402, F401
 
 
 @pytest.fixture

@@ -140,6 +140,19 @@ def test_header_from_mapping_or_raw_list() -> None:
     assert header(None, "retry-after") is None
 
 
-def test_roll_up_without_an_enclosing_tool_is_a_no_op() -> None:
-    roll_up(None, "GET", "http://x", 200)
-    roll_up(12345, b"GET", "http://x", 200)
+def test_roll_up_only_touches_the_enclosing_tool(exporter: InMemorySpanExporter) -> None:
+    from instrumentors.telemetry import Telemetry
+
+    run = Telemetry("hooks-test").tool("lookup")
+    own_id = run.span.get_span_context().span_id
+    roll_up(None, "GET", "http://x/none", 200)  # no parent span: nothing to roll up onto
+    roll_up(own_id + 1, b"GET", "http://x/other", 200)  # another span's child: not ours
+    assert "http.request.method" not in (run.span.attributes or {})  # type: ignore[attr-defined]
+    roll_up(own_id, b"post", "http://api.test/v1?key=s3cret", 429, retry_after="2")
+    run.stop()
+    tool = only_tool(exporter)
+    assert tool.attributes["http.request.method"] == "POST"
+    assert tool.attributes["url.full"] == "http://api.test/v1?key=REDACTED"
+    assert tool.attributes["http.response.status_code"] == 429
+    (event,) = [e for e in tool.events if e.name == "rate.limit.invoked"]
+    assert event.attributes["retry.after_s"] == 2.0
