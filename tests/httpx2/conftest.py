@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
-from opentelemetry import propagate
-from opentelemetry.propagators.textmap import TextMapPropagator
 
 from instrumentors.httpx2 import HTTPX2Instrumentor
-from tests.propagation._propagators import propagators_named
+from tests.propagation._propagators import use_propagators  # noqa: F401 - a fixture
 from tests.propagation._recorder import HeaderRecorder
 from tests.propagation._shadow import hide_test_dir_shadow
 
@@ -34,17 +32,3 @@ def api() -> Iterator[HeaderRecorder]:
     """An HTTP API on loopback that records the headers it receives."""
     with HeaderRecorder() as recorder:
         yield recorder
-
-
-@pytest.fixture
-def use_propagators() -> Iterator[Callable[[str], TextMapPropagator]]:
-    """Set this process's global propagators as ``OTEL_PROPAGATORS=<names>`` would."""
-    before = propagate.get_global_textmap()
-
-    def apply(names: str) -> TextMapPropagator:
-        propagator = propagators_named(names)
-        propagate.set_global_textmap(propagator)
-        return propagator
-
-    yield apply
-    propagate.set_global_textmap(before)
