@@ -10,6 +10,7 @@ import instrumentors
 from instrumentors import semconv
 from instrumentors.events import record_retry
 from instrumentors.links import registry
+from instrumentors.session import session
 from instrumentors.telemetry import Message, Telemetry, ToolCallRequest
 
 
@@ -267,3 +268,34 @@ def test_lean_chat_is_enriched_by_an_inner_util_genai_layer(exporter) -> None:
     assert span.attributes[semconv.GEN_AI_RESPONSE_ID] == "chatcmpl-7"
     assert span.attributes[semconv.GEN_AI_USAGE_INPUT_TOKENS] == 9
     assert span.attributes[semconv.SERVER_ADDRESS] == "a.b"
+
+
+def test_inference_data_copy_is_a_fresh_default_instance() -> None:
+    """The cheap per-call InferenceData equals ``InferenceData()`` and shares no containers."""
+    from opentelemetry.util.genai.invocation import InferenceData
+
+    from instrumentors.telemetry._chat import new_inference_data
+
+    first, second = new_inference_data(), new_inference_data()
+    assert type(first) is InferenceData
+    assert first == InferenceData() == second
+    first.attributes["k"] = "v"
+    first.metric_attributes["k"] = "v"
+    assert second.attributes == {} and second.metric_attributes == {}
+
+
+def test_chat_spans_of_one_shape_share_nothing_mutable(exporter) -> None:
+    """Per-model start attributes are cached; a session on one call does not leak to the next."""
+    tel = Telemetry("shape")
+    with session("s-1"):
+        tel.llm("openai", "gpt-4o", server_address="api.test", server_port=443).stop()
+    run = tel.llm("openai", "gpt-4o", server_address="api.test", server_port=443)
+    run.set_response(model="gpt-4o-2024")
+    run.stop()
+    first, second = exporter.get_finished_spans()
+    assert first.attributes[semconv.AGENT_SESSION_ID] == "s-1"
+    assert first.attributes[semconv.GEN_AI_CONVERSATION_ID] == "s-1"
+    assert semconv.AGENT_SESSION_ID not in second.attributes
+    assert semconv.GEN_AI_CONVERSATION_ID not in second.attributes
+    assert second.attributes[semconv.GEN_AI_RESPONSE_MODEL] == "gpt-4o-2024"
+    assert first.name == second.name == "chat gpt-4o"

@@ -35,6 +35,7 @@ PROVIDER: Final = GenAI.GenAiProviderNameValues.OPENAI.value
 AZURE_PROVIDER: Final = GenAI.GenAiProviderNameValues.AZURE_AI_OPENAI.value
 _DEFAULT_PORTS: Final = {"https": 443, "http": 80}
 _NUMBER: Final = (int, float)
+_ABSENT: Final = object()
 
 
 def server_of(client: Any) -> tuple[str | None, int | None]:
@@ -82,9 +83,22 @@ def _str(value: Any) -> str | None:
 
 
 def _field(obj: Any, name: str) -> Any:
-    """A field of a request item: a TypedDict (plain dict) or an SDK model."""
+    """A field of a request item: a TypedDict (plain dict) or an SDK model.
+
+    SDK models keep their fields in ``__dict__`` and extras in ``__pydantic_extra__``
+    (pydantic 2): reading those skips pydantic's ``__getattr__``, which costs
+    microseconds for every absent name (``call_id`` on a chat tool call, say).
+    """
+    if isinstance(obj, dict):
+        return obj.get(name)
+    fields = getattr(obj, "__dict__", None)
+    if fields is not None and name in fields:
+        return fields[name]
     if isinstance(obj, Mapping):
         return obj.get(name)
+    extra = getattr(obj, "__pydantic_extra__", _ABSENT)
+    if extra is not _ABSENT:
+        return extra.get(name) if isinstance(extra, dict) else None
     return getattr(obj, name, None)
 
 

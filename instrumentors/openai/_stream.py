@@ -10,6 +10,7 @@ the stream is exhausted, closed, exited, fails or is garbage-collected.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
 else:  # wrapt < 2 proxies are not subscriptable at run time
     _Proxy = wrapt.ObjectProxy
 
-_CHUNK_GUARD: Final = guard("reading an OpenAI stream chunk")
+_logger = logging.getLogger(__name__)
 _END_GUARD: Final = guard("ending an OpenAI stream span")
 _FINAL_EVENTS: Final = frozenset({"response.completed", "response.incomplete", "response.failed"})
 
@@ -157,13 +158,20 @@ class _StreamMixin(_Proxy):
         self._self_run = run
         self._self_acc = acc
         self._self_enriching = enriching
+        self._self_first = True
 
     def _self_chunk(self, chunk: Any) -> None:
-        self._self_run.record_chunk()
+        # The hot path of a stream: a flag test and the accumulator, nothing else.
+        if self._self_first:
+            self._self_first = False
+            self._self_run.record_chunk()
         acc = self._self_acc
         if acc is not None:
-            with _CHUNK_GUARD:
+            try:
                 acc.add(chunk)
+            except Exception:  # a telemetry bug: log once per stream, keep streaming
+                self._self_acc = None
+                _logger.debug("instrumentors: reading an OpenAI stream chunk failed", exc_info=True)
 
     def _self_apply(self) -> None:
         acc, self._self_acc = self._self_acc, None

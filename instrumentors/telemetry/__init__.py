@@ -28,6 +28,7 @@ from instrumentors import semconv
 from instrumentors.config import CAPTURE_MESSAGE_CONTENT, Settings, settings
 from instrumentors.params import truncate
 from instrumentors.session import context_with_session, current_session_id, normalize_session_id
+from instrumentors.telemetry._chat import LeanChat
 from instrumentors.telemetry._guard import START_GUARD as _START_GUARD
 from instrumentors.telemetry._guard import guard
 from instrumentors.telemetry._llm import LLMRun, Message, ToolCallRequest, new_inference, safe_text
@@ -300,8 +301,9 @@ class Telemetry:
             attach=attach,
             conversation_id=sid,
             lean=self._lean_chat,
+            session_id=sid,
         )
-        if sid is not None:
+        if sid is not None and not isinstance(inv, LeanChat):  # LeanChat starts with it
             inv.attributes[semconv.AGENT_SESSION_ID] = sid
         return LLMRun(inv, self.config)
 

@@ -11,6 +11,7 @@ on, ``new_inference`` uses util-genai itself.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from timeit import default_timer
 from typing import Any, Final
@@ -76,6 +77,7 @@ class LeanChat:
         "attributes",
         "context",
         "data",
+        "shape",
         "span",
         "values",
     )
@@ -102,19 +104,21 @@ class LeanChat:
         self,
         tracer: Tracer,
         instruments: Any,
+        shape: ChatShape,
         start: dict[str, AttributeValue],
-        span_name: str,
         context: Context | None,
         attach_now: bool,
     ) -> None:
         self.span = tracer.start_span(
-            span_name, context=context, kind=SpanKind.CLIENT, attributes=start
+            shape.span_name, context=context, kind=SpanKind.CLIENT, attributes=start
         )
-        self.data = InferenceData()  # where util-genai-based inner layers publish
+        self.data = new_inference_data()  # where util-genai-based inner layers publish
         self.context = set_value(
             CLIENT_INFERENCE_CONTEXT_KEY, self.data, set_span_in_context(self.span, context)
         )
-        self.values: dict[str, AttributeValue] = dict(start)
+        self.shape = shape
+        # Set after the start (the start attributes are on the span already).
+        self.values: dict[str, AttributeValue] = {}
         self.attributes: dict[str, AttributeValue] = {}
         self._instruments = instruments
         self._finished = False
@@ -145,18 +149,23 @@ class LeanChat:
         self._end(error)
 
     def _metric_attributes(self, error_type: str | None = None) -> dict[str, AttributeValue]:
-        values = self.values
-        attrs: dict[str, AttributeValue] = {k: values[k] for k in _METRIC_KEYS if k in values}
+        """The shape's metric attributes (shared, never mutated) plus what this call adds."""
+        model = self.values.get(GenAI.GEN_AI_RESPONSE_MODEL)
+        if model is None and error_type is None:
+            return self.shape.metric
+        attrs = dict(self.shape.metric)
+        if model is not None:
+            attrs[GenAI.GEN_AI_RESPONSE_MODEL] = model
         if error_type is not None:
             attrs[semconv.ERROR_TYPE] = error_type
         return attrs
 
     def _merge_published(self) -> None:
         """Fill what an inner layer published and this layer did not set (ours wins)."""
-        data, values = self.data, self.values
+        data, values, start = self.data, self.values, self.shape.start
         for field, key in _PUBLISHED:
             value = getattr(data, field, None)
-            if value is not None and key not in values:
+            if value is not None and key not in values and key not in start:
                 values[key] = list(value) if isinstance(value, (list, tuple)) else value
         for key, value in data.attributes.items():
             self.attributes.setdefault(key, value)
@@ -169,7 +178,7 @@ class LeanChat:
             self._merge_published()
             error_type = error.type if error is not None else self.data.error_type
             if self.span.is_recording():
-                attributes = {**self.values, **self.attributes}
+                attributes = {**self.values, **self.attributes} if self.attributes else self.values
                 if error_type is not None:
                     attributes[semconv.ERROR_TYPE] = error_type
                     self.span.set_status(Status(StatusCode.ERROR, error.message if error else None))
@@ -198,25 +207,90 @@ class LeanChat:
                 )
 
 
-def lean_start_attributes(
+class ChatShape:
+    """What every chat span of one (operation, provider, model, server) starts with."""
+
+    __slots__ = ("metric", "span_name", "start")
+
+    def __init__(self, span_name: str, start: dict[str, AttributeValue]) -> None:
+        self.span_name = span_name
+        self.start = start  # shared by every span of this shape: never mutated
+        self.metric: dict[str, AttributeValue] = {k: start[k] for k in _METRIC_KEYS if k in start}
+
+
+_shapes: dict[tuple[str, str, str | None, str | None, int | None], ChatShape] = {}
+_SHAPES_CAP: Final = 1024  # models x servers seen; cleared (not grown) past it
+
+
+def chat_shape(
     operation: str,
     provider: str,
     request_model: str | None,
     server_address: str | None,
     server_port: int | None,
-    conversation_id: str | None,
-) -> tuple[str, dict[str, AttributeValue]]:
-    """The span name and start attributes util-genai would give this chat span."""
-    start: dict[str, AttributeValue] = {
-        GenAI.GEN_AI_OPERATION_NAME: operation,
-        GenAI.GEN_AI_PROVIDER_NAME: provider,
-    }
-    if request_model:
-        start[GenAI.GEN_AI_REQUEST_MODEL] = request_model
-    if server_address:
-        start[semconv.SERVER_ADDRESS] = server_address
-    if server_port is not None:
-        start[semconv.SERVER_PORT] = server_port
+) -> ChatShape:
+    """The span name and start attributes util-genai would give this chat span (cached)."""
+    key = (operation, provider, request_model, server_address, server_port)
+    shape = _shapes.get(key)
+    if shape is None:
+        start: dict[str, AttributeValue] = {
+            GenAI.GEN_AI_OPERATION_NAME: operation,
+            GenAI.GEN_AI_PROVIDER_NAME: provider,
+        }
+        if request_model:
+            start[GenAI.GEN_AI_REQUEST_MODEL] = request_model
+        if server_address:
+            start[semconv.SERVER_ADDRESS] = server_address
+        if server_port is not None:
+            start[semconv.SERVER_PORT] = server_port
+        name = f"{operation} {request_model}" if request_model else operation
+        shape = ChatShape(name, start)
+        if len(_shapes) >= _SHAPES_CAP:
+            _shapes.clear()
+        _shapes[key] = shape
+    return shape
+
+
+def start_attributes(
+    shape: ChatShape, conversation_id: str | None, session_id: str | None
+) -> dict[str, AttributeValue]:
+    """A span's first attributes: the shape's, plus the conversation and session if any."""
+    if not conversation_id and not session_id:
+        return shape.start
+    start = dict(shape.start)
     if conversation_id:
         start[GenAI.GEN_AI_CONVERSATION_ID] = conversation_id
-    return (f"{operation} {request_model}" if request_model else operation), start
+    if session_id:
+        start[semconv.AGENT_SESSION_ID] = session_id
+    return start
+
+
+def _data_defaults() -> dict[str, Any] | None:
+    """InferenceData's field defaults, for a cheap copy per call; None if it is not that simple."""
+    if hasattr(InferenceData, "__post_init__") or hasattr(InferenceData, "__slots__"):
+        return None
+    defaults: dict[str, Any] = {}
+    for f in dataclasses.fields(InferenceData):
+        if f.default is not dataclasses.MISSING:
+            defaults[f.name] = f.default
+        elif f.default_factory is not dict:  # only dict factories are known here
+            return None
+    return defaults
+
+
+_DATA_DEFAULTS: Final = _data_defaults()
+_DATA_DICTS: Final = tuple(
+    f.name for f in dataclasses.fields(InferenceData) if f.default_factory is dict
+)
+
+
+def new_inference_data() -> InferenceData:
+    """``InferenceData()`` without running its 50-field ``__init__`` (same values)."""
+    if _DATA_DEFAULTS is None:
+        return InferenceData()
+    data = object.__new__(InferenceData)
+    fields = data.__dict__
+    fields.update(_DATA_DEFAULTS)
+    for name in _DATA_DICTS:
+        fields[name] = {}
+    return data

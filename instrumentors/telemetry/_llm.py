@@ -29,7 +29,7 @@ from instrumentors import semconv
 from instrumentors.config import Settings
 from instrumentors.links import registry as link_registry
 from instrumentors.params import safe_content, truncate
-from instrumentors.telemetry._chat import LeanChat, lean_start_attributes
+from instrumentors.telemetry._chat import LeanChat, chat_shape, start_attributes
 from instrumentors.telemetry._guard import ATTR_GUARD as _ATTR_GUARD
 from instrumentors.telemetry._runs import Run
 
@@ -98,27 +98,29 @@ def new_inference(
     attach: bool,
     conversation_id: str | None,
     lean: bool = False,
+    session_id: str | None = None,
 ) -> InferenceInvocation | LeanChat:
     """``handler.inference(...)``, lighter when this layer owns the span.
 
     ``lean`` (no content capture, events or completion hooks): our own lifecycle,
-    ``LeanChat``; else util-genai's invocation, minus its empty per-finish merge.
+    ``LeanChat``, which starts with ``session_id`` too; else util-genai's
+    invocation, minus its empty per-finish merge (the caller sets the session).
     """
     if not isinstance(get_value(CLIENT_INFERENCE_CONTEXT_KEY, context=context), InferenceData):
         try:
             if lean:
-                span_name, start = lean_start_attributes(
-                    operation_name,
-                    provider,
-                    request_model,
-                    server_address,
-                    server_port,
-                    conversation_id,
+                shape = chat_shape(
+                    operation_name, provider, request_model, server_address, server_port
                 )
                 if conversation_id:
                     context = with_conversation_id(conversation_id, context)
                 return LeanChat(
-                    handler._tracer, handler._instruments, start, span_name, context, attach
+                    handler._tracer,
+                    handler._instruments,
+                    shape,
+                    start_attributes(shape, conversation_id, session_id),
+                    context,
+                    attach,
                 )
             return _LeanInference(
                 handler._tracer,
