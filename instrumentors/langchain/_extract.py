@@ -8,6 +8,7 @@ records: hashing, capture and attribute names stay in ``instrumentors.telemetry`
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
@@ -81,7 +82,7 @@ _ROLES: Final = {
 def _control_flow() -> tuple[type[BaseException], ...]:
     kinds: list[type[BaseException]] = [GeneratorExit]  # an abandoned stream is not an error
     try:
-        from langgraph import errors
+        errors = importlib.import_module("langgraph.errors")
     except ImportError:
         return tuple(kinds)
     # GraphBubbleUp (0.3+) covers GraphInterrupt, ParentCommand (Command hand-offs) and

@@ -191,6 +191,11 @@ def respond() -> AsyncWrapper:
 # --------------------------------------------------------------------------- mcp 2.x
 
 
+# What the 2.x SDK's own middleware extracts and uses; anything else in ``_meta`` may be
+# baggage or another propagator's entries, which only an attached context carries on.
+_SDK_EXTRACTS: Final = frozenset({"traceparent", "tracestate"})
+
+
 class RestoreContext:
     """Outermost 2.x server middleware: the caller's parent and baggage are current."""
 
@@ -216,7 +221,9 @@ class RestoreContext:
                         ctx.request,
                         protocol_version=ctx.protocol_version,
                     )
-                elif carrier:
+                elif not _SDK_EXTRACTS.issuperset(carrier):
+                    # The SDK parents its span from traceparent/tracestate itself but
+                    # attaches nothing: the baggage (the session) is ours to restore.
                     token = otel_context.attach(_context_of(carrier))
         try:
             result = await call_next(ctx)

@@ -14,9 +14,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from contextvars import ContextVar, Token
-from typing import Any
+from typing import Any, Final
 
 from opentelemetry.instrumentation.utils import is_instrumentation_enabled
+from opentelemetry.util.types import AttributeValue
 
 from instrumentors import _semconv_net as net
 from instrumentors import propagation, semconv
@@ -40,6 +41,14 @@ class _Outbound:
         self.run = run
         self.has_request_id = False
 
+
+_DESCRIBE_GUARD: Final = guard("describing an MCP tool call")
+_START_GUARD: Final = guard("starting an MCP tool span")
+_INJECT_GUARD: Final = guard("injecting an MCP tool call's trace context")
+_ERROR_GUARD: Final = guard("recording an MCP tool error")
+_RESULT_GUARD: Final = guard("recording an MCP tool result")
+_DESTINATION_GUARD: Final = guard("finding an MCP request's destination")
+_ALLOWLIST_GUARD: Final = guard("checking the propagation allowlist")
 
 _outbound: ContextVar[_Outbound | None] = ContextVar("instrumentors_mcp_outbound", default=None)
 # 2.x: where the request being sent goes, so the SDK's injection honours the allowlist.
@@ -77,16 +86,9 @@ def call_tool(tel: Telemetry, inject: bool) -> AsyncWrapper:
 def _start(
     tel: Telemetry, session: Any, args: tuple[Any, ...], kwargs: dict[str, Any], inject: bool
 ) -> ToolRun | None:
-    run: ToolRun | None = None
-    with guard("starting an MCP tool span"):
-        name, arguments = _extract.tool_call_args(args, kwargs)
-        run = tel.tool(
-            name, tool_type=semconv.TOOL_TYPE_EXTENSION, params=arguments, merge_any=True
-        )
-    if run is None:
-        return None
-    # Once started, the run is returned whatever fails below, so it is always ended.
-    with guard("describing an MCP tool call"):
+    transport: Any = None
+    attributes: dict[str, AttributeValue] | None = None
+    with _DESCRIBE_GUARD:  # a failure here costs the details, not the span
         transport = _extract.transport_of(session)
         attributes = _extract.client_attributes(transport)
         attributes[net.MCP_METHOD_NAME] = net.METHOD_TOOLS_CALL
@@ -95,8 +97,21 @@ def _start(
             request_id = getattr(session, "_request_id", None)
             if isinstance(request_id, int):
                 attributes[net.JSONRPC_REQUEST_ID] = str(request_id)
-            _inject_meta(kwargs, run, _extract.destination_of(transport))
-        run.set_attributes(attributes)
+    run: ToolRun | None = None
+    with _START_GUARD:
+        name, arguments = _extract.tool_call_args(args, kwargs)
+        run = tel.tool(
+            name,
+            tool_type=semconv.TOOL_TYPE_EXTENSION,
+            params=arguments,
+            merge_any=True,
+            attributes=attributes,
+        )
+    if run is None or not inject:
+        return run
+    # Once started, the run is returned whatever fails below, so it is always ended.
+    with _INJECT_GUARD:
+        _inject_meta(kwargs, run, _extract.destination_of(transport))
     return run
 
 
@@ -115,14 +130,14 @@ def _inject_meta(kwargs: dict[str, Any], run: ToolRun, destination: str | None) 
 
 
 def _fail(run: ToolRun, exc: BaseException) -> None:
-    with guard("recording an MCP tool error"):
+    with _ERROR_GUARD:
         run.set_attribute(net.RPC_RESPONSE_STATUS_CODE, _extract.rpc_error_code(exc))
     run.fail(exc)
 
 
 def _finish(run: ToolRun, result: Any) -> None:
     failed = False
-    with guard("recording an MCP tool result"):
+    with _RESULT_GUARD:
         failed = _extract.is_tool_error(result)
     if failed:  # no exception to fail with: the conventions' ``tool_error`` (span and metric)
         run.fail_with(net.TOOL_ERROR, "the tool returned an error result")
@@ -135,13 +150,15 @@ def observing(
 ) -> AsyncWrapper:
     """An async wrapper that looks at a call first (guarded: ``what``), then makes it unchanged."""
 
+    observe_guard = guard(what)
+
     async def traced(
         wrapped: Callable[..., Awaitable[Any]],
         instance: Any,
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
     ) -> Any:
-        with guard(what):
+        with observe_guard:
             observe(instance, args, kwargs)
         return await wrapped(*args, **kwargs)
 
@@ -167,8 +184,8 @@ def _note_request_id(instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any
     if getattr(message, "method", None) == net.METHOD_TOOLS_CALL:
         outbound.has_request_id = True
         request_id = getattr(message, "id", None)
-        if request_id is not None:
-            outbound.run.set_attribute(net.JSONRPC_REQUEST_ID, str(request_id))
+        if request_id is not None:  # with the span's last attributes: one batch
+            outbound.run.set_at_end(net.JSONRPC_REQUEST_ID, str(request_id))
 
 
 def dispatcher_write() -> AsyncWrapper:
@@ -186,7 +203,7 @@ def send_raw_request() -> AsyncWrapper:
         kwargs: dict[str, Any],
     ) -> Any:
         token: Token[str | None] | None = None
-        with guard("finding an MCP request's destination"):
+        with _DESTINATION_GUARD:
             stream = getattr(instance, "_write_stream", None)
             transport = _extract.transport_of_stream(stream)
             token = _destination.set(_extract.destination_of(transport))
@@ -217,6 +234,6 @@ def inject_trace_context() -> Wrapper:
 
 
 def _allowed(destination: str) -> bool:
-    with guard("checking the propagation allowlist"):
+    with _ALLOWLIST_GUARD:
         return propagation.host_allowed(destination)
     return False  # a broken check sends nothing rather than leaking context

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, Final
 
@@ -26,6 +26,7 @@ from opentelemetry.util.types import AttributeValue
 
 from instrumentors import semconv
 from instrumentors.config import CAPTURE_MESSAGE_CONTENT, Settings, settings
+from instrumentors.links import registry as link_registry
 from instrumentors.params import truncate
 from instrumentors.session import context_with_session, current_session_id, normalize_session_id
 from instrumentors.telemetry._chat import LeanChat
@@ -222,12 +223,14 @@ class Telemetry:
         merge_any: bool = False,
         template: ToolTemplate | None = None,
         recording: bool | None = None,
+        attributes: Mapping[str, AttributeValue] | None = None,
     ) -> ToolRun:
         """Start an ``execute_tool {name}`` span, or enrich the one another layer opened.
 
         A second layer seeing the same call (directly inside the other layer's
         span, same tool name or ``merge_any``) enriches that span instead.
-        ``recording`` passes on a ``will_record()`` answer the caller already has.
+        ``recording`` passes on a ``will_record()`` answer the caller already has;
+        ``attributes`` (a layer's own, such as transport details) go in at start.
         """
         if active_tools:
             outer = active_tools.get(trace.get_current_span(context).get_span_context().span_id)
@@ -238,6 +241,8 @@ class Telemetry:
                 and (merge_any or outer.name == name)
             ):
                 merged = _MergedToolRun(outer)
+                if attributes:
+                    merged.set_attributes(attributes)
                 merged.set_call_id(call_id)
                 if params is not NO_PARAMS:
                     merged.set_params(params)
@@ -254,6 +259,8 @@ class Telemetry:
         start = tpl.start
         if sid is not None:
             start = {**start, semconv.AGENT_SESSION_ID: sid, semconv.GEN_AI_CONVERSATION_ID: sid}
+        if attributes:
+            start = {**start, **{k: v for k, v in attributes.items() if v is not None}}
         run = ToolRun(name, self.config, self)
         hashed_early = False
         if params is not NO_PARAMS and (recording or self.will_record(ctx)):
@@ -261,8 +268,17 @@ class Telemetry:
             with _START_GUARD:
                 start = {**start, **run.param_attributes(params)}
                 hashed_early = True
+        links = None
+        if call_id:
+            # Known at start: the id and the link to the requesting chat span go in with
+            # the first attributes (samplers see them; no second write after the start).
+            run.call_id = call_id
+            start = {**start, semconv.GEN_AI_TOOL_CALL_ID: call_id}
+            requested_by = link_registry.lookup(call_id)
+            if requested_by is not None:
+                links = (trace.Link(requested_by),)
         span = self._tool_tracer.start_span(
-            tpl.span_name, context=ctx, kind=SpanKind.INTERNAL, attributes=start
+            tpl.span_name, context=ctx, kind=SpanKind.INTERNAL, attributes=start, links=links
         )
         run._inv = _ToolInvocation(
             span, trace.set_span_in_context(span, ctx), attach, self._tool_histogram, tpl.metric
@@ -270,8 +286,6 @@ class Telemetry:
         run.span_id = span.get_span_context().span_id
         if len(active_tools) < ACTIVE_TOOLS_CAP:
             active_tools[run.span_id] = run
-        if call_id:
-            run.set_call_id(call_id)
         if params is not NO_PARAMS and not hashed_early:
             run.set_params(params)
         return run

@@ -164,6 +164,11 @@ class ToolRun(Run):
             self._pending()[semconv.GEN_AI_TOOL_CALL_ID] = call_id
         self.add_link(call_id)
 
+    def set_at_end(self, key: str, value: AttributeValue) -> None:
+        """An attribute written with the span's last batch, when it ends (cheaper than now)."""
+        with _ATTR_GUARD:
+            self._pending()[key] = value
+
     def set_params(self, params: Any) -> None:
         """Hash the tool's input; capture it (redacted, truncated) when capture is on or sampled."""
         if self.has_hash:
