@@ -173,6 +173,20 @@ def main() -> None:
         ):
             return chat()
 
+    # The issue-9 yardstick: a bare span with the attributes our chat span ends up with.
+    instrumentor = OpenAIInstrumentor()
+    instrumentor.instrument()
+    chat()
+    same_attributes = dict(exporter.get_finished_spans()[-1].attributes or {})
+    instrumentor.uninstrument()
+    exporter.clear()
+
+    def bare_same() -> object:
+        with tracer.start_as_current_span(
+            "chat gpt-4o-mini", kind=SpanKind.CLIENT, attributes=same_attributes
+        ):
+            return chat()
+
     # The floor of any instrumentor on the core: open and end its chat run, nothing else.
     core = Telemetry(scope="bench")
 
@@ -188,8 +202,7 @@ def main() -> None:
         f"stream {args.short}": stream(args.short),
         f"stream {args.long}": stream(args.long),
     }
-    instrumentor = OpenAIInstrumentor()
-    for fn in (*cases.values(), bare, core_floor):  # warm-up, both ways
+    for fn in (*cases.values(), bare, bare_same, core_floor):  # warm-up, both ways
         _per_call_us(fn, 50)
     instrumentor.instrument()
     for fn in cases.values():
@@ -201,12 +214,14 @@ def main() -> None:
     plain: dict[str, list[float]] = {name: [] for name in cases}
     added: dict[str, list[float]] = {name: [] for name in cases}
     bare_added: list[float] = []
+    same_added: list[float] = []
     core_added: list[float] = []
     for _ in range(args.rounds):
         for name, fn in cases.items():
             base = _per_call_us(fn, args.calls)
             if name == "chat":
                 bare_added.append(_per_call_us(bare, args.calls) - base)
+                same_added.append(_per_call_us(bare_same, args.calls) - base)
                 core_added.append(_per_call_us(core_floor, args.calls) - base)
             instrumentor.instrument()
             traced = _per_call_us(fn, args.calls)
@@ -227,6 +242,11 @@ def main() -> None:
     for name in cases:
         print(f"  {name:<16}{med(plain[name]):10.1f}{med(added[name]):10.1f}")
     print(f"  a bare SDK span (5 attributes) around the plain chat call: {med(bare_added):.1f} µs")
+    same = med(same_added)
+    print(
+        f"  a bare SDK span with our {len(same_attributes)} attributes around it: {same:.1f} µs "
+        f"(ours = {med(added['chat']) / same:.2f}x; target <= 2)"
+    )
     print(f"  the core's floor (Telemetry.llm + stop, no data) around it: {med(core_added):.1f} µs")
     print(f"  per streamed chunk: {per_chunk:.2f} µs (slope {args.short} -> {args.long} chunks)")
     print(

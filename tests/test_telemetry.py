@@ -299,3 +299,24 @@ def test_chat_spans_of_one_shape_share_nothing_mutable(exporter) -> None:
     assert semconv.GEN_AI_CONVERSATION_ID not in second.attributes
     assert second.attributes[semconv.GEN_AI_RESPONSE_MODEL] == "gpt-4o-2024"
     assert first.name == second.name == "chat gpt-4o"
+
+
+def test_chat_metrics_are_skipped_only_where_nothing_records() -> None:
+    """No MeterProvider (a proxy instrument) or the no-op one: skipped; a real one: recorded,
+    including a proxy that gets a provider later."""
+    from opentelemetry.metrics import NoOpMeterProvider
+    from opentelemetry.metrics._internal import _ProxyMeterProvider
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+    from instrumentors.telemetry._chat import metrics_recorded
+
+    assert not metrics_recorded(NoOpMeterProvider().get_meter("t").create_histogram("h"))
+    proxy_provider = _ProxyMeterProvider()
+    proxy = proxy_provider.get_meter("t").create_histogram("h")
+    assert not metrics_recorded(proxy)
+    real = MeterProvider(metric_readers=[InMemoryMetricReader()])
+    proxy_provider.on_set_meter_provider(real)
+    assert metrics_recorded(proxy)
+    assert metrics_recorded(real.get_meter("t").create_histogram("h"))
+    real.shutdown()

@@ -10,10 +10,12 @@ from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
 import openai
+import openai.types.chat
 from openai._constants import RAW_RESPONSE_HEADER
 from openai._legacy_response import LegacyAPIResponse
 from openai._response import APIResponse, AsyncAPIResponse
 from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as GenAI
+from opentelemetry.util.types import AttributeValue
 
 from instrumentors import semconv
 from instrumentors.events import error_type, record_rate_limit, record_retry
@@ -31,6 +33,18 @@ RAW_HEADER: Final = RAW_RESPONSE_HEADER
 # with_raw_response sends "true" (body read, LegacyAPIResponse); with_streaming_response:
 RAW_STREAMED: Final = "stream"  # body unread, APIResponse
 
+# Chat tool-call models with a ``function`` (1.x: one class; 2.x+: the function variant).
+_FUNCTION_TOOL_CALLS: Final = frozenset(
+    cls
+    for cls in (
+        getattr(openai.types.chat, "ChatCompletionMessageToolCall", None),
+        getattr(openai.types.chat, "ChatCompletionMessageFunctionToolCall", None),
+    )
+    if isinstance(cls, type) and "function" in getattr(cls, "model_fields", {})
+)
+_CACHE_READ: Final = semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS
+_CACHE_WRITE: Final = semconv.GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS
+_REASONING: Final = semconv.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS
 PROVIDER: Final = GenAI.GenAiProviderNameValues.OPENAI.value
 AZURE_PROVIDER: Final = GenAI.GenAiProviderNameValues.AZURE_AI_OPENAI.value
 _DEFAULT_PORTS: Final = {"https": 443, "http": 80}
@@ -134,6 +148,9 @@ def _call_of(call: Any) -> ToolCallRequest:
 
     SDK models and request dicts alike; a Responses item's own ``id`` is not the call id.
     """
+    if type(call) in _FUNCTION_TOOL_CALLS:  # the common case, read straight from the model
+        function = call.function
+        return ToolCallRequest(function.name or "", call.id, function.arguments)
     function = _field(call, "function") or _field(call, "custom") or call
     arguments = _field(function, "arguments")
     if arguments is None:
@@ -226,6 +243,54 @@ def chat_usage(run: LLMRun, usage: Any) -> None:
 
 def chat_response(run: LLMRun, completion: Any) -> None:
     """Identity, finish reasons, usage and requested tool calls of a ``ChatCompletion``."""
+    values = run.lean_values
+    if values is not None and not run.capture_content:
+        _lean_chat_response(run, values, completion)
+    else:
+        _chat_response(run, completion)
+
+
+def _lean_chat_response(run: LLMRun, values: dict[str, AttributeValue], completion: Any) -> None:
+    """``_chat_response`` written straight into a lean run's batch: the default mode's hot path
+    (a handful of reads, no setter calls). Parity with it is tested."""
+    response_id, model = completion.id, completion.model
+    if response_id:
+        values[GenAI.GEN_AI_RESPONSE_ID] = response_id
+    if model:
+        values[GenAI.GEN_AI_RESPONSE_MODEL] = model
+    reasons: list[str] = []
+    calls: list[ToolCallRequest] = []
+    for choice in completion.choices or ():
+        if choice.finish_reason:
+            reasons.append(str(choice.finish_reason))
+        message = choice.message
+        if message.tool_calls:
+            calls.extend(_call_of(c) for c in message.tool_calls)
+        legacy = message.function_call
+        if legacy is not None:
+            calls.append(ToolCallRequest(name=legacy.name, arguments=legacy.arguments))
+    if reasons:
+        values[GenAI.GEN_AI_RESPONSE_FINISH_REASONS] = reasons
+    usage = completion.usage
+    if usage is not None:
+        _lean_count(values, GenAI.GEN_AI_USAGE_INPUT_TOKENS, usage.prompt_tokens, True)
+        _lean_count(values, GenAI.GEN_AI_USAGE_OUTPUT_TOKENS, usage.completion_tokens, True)
+        given, produced = usage.prompt_tokens_details, usage.completion_tokens_details
+        if given is not None:
+            _lean_count(values, _CACHE_READ, getattr(given, "cached_tokens", None), False)
+            _lean_count(values, _CACHE_WRITE, getattr(given, "cache_write_tokens", None), False)
+        if produced is not None:
+            _lean_count(values, _REASONING, getattr(produced, "reasoning_tokens", None), False)
+    run.register_tool_calls_in(values, calls)
+
+
+def _lean_count(values: dict[str, AttributeValue], key: str, count: Any, keep_zero: bool) -> None:
+    # As LLMRun.set_usage would: ints (not bools), zero kept only for the input/output totals.
+    if isinstance(count, (int, float)) and not isinstance(count, bool) and (keep_zero or count):
+        values[key] = int(count)
+
+
+def _chat_response(run: LLMRun, completion: Any) -> None:
     choices = completion.choices or ()
     run.set_response(
         response_id=completion.id,

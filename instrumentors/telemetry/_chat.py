@@ -17,6 +17,7 @@ from timeit import default_timer
 from typing import Any, Final
 
 from opentelemetry.context import Context, attach, detach, set_value
+from opentelemetry.metrics import NoOpHistogram
 from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as GenAI
 from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer, set_span_in_context
 from opentelemetry.util.genai.invocation import CLIENT_INFERENCE_CONTEXT_KEY, Error, InferenceData
@@ -26,7 +27,7 @@ from instrumentors import semconv
 
 _logger = logging.getLogger(__name__)
 
-_CACHE_WRITE: Final = "gen_ai.usage.cache_write.input_tokens"  # util-genai's name
+_CACHE_WRITE: Final = semconv.GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS
 _INPUT: Final = GenAI.GenAiTokenTypeValues.INPUT.value
 _OUTPUT: Final = GenAI.GenAiTokenTypeValues.OUTPUT.value
 
@@ -189,8 +190,10 @@ class LeanChat:
             self.span.end()
 
     def _record_metrics(self, error_type: str | None) -> None:
-        attrs = self._metric_attributes(error_type)
         instruments = self._instruments
+        if not metrics_recorded(instruments.operation_duration):
+            return  # no MeterProvider: building the measurements would be wasted
+        attrs = self._metric_attributes(error_type)
         instruments.operation_duration.record(
             max(default_timer() - self._start_s, 0.0), attributes=attrs, context=self.context
         )
@@ -205,6 +208,14 @@ class LeanChat:
                     attributes={**attrs, GenAI.GEN_AI_TOKEN_TYPE: token_type},
                     context=self.context,
                 )
+
+
+def metrics_recorded(instrument: Any) -> bool:
+    """False for an instrument that records nowhere: the API's no-op one, or its proxy
+    while no MeterProvider is set (it starts recording as soon as one is)."""
+    if isinstance(instrument, NoOpHistogram):
+        return False
+    return getattr(instrument, "_real_instrument", True) is not None
 
 
 class ChatShape:

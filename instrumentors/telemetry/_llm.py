@@ -24,6 +24,7 @@ from opentelemetry.util.genai.types import (
     ToolCallRequestPart,
     ToolCallResponsePart,
 )
+from opentelemetry.util.types import AttributeValue
 
 from instrumentors import semconv
 from instrumentors.config import Settings
@@ -169,6 +170,32 @@ class LLMRun(Run):
     def capture_content(self) -> bool:
         """Whether message content is recorded for this call."""
         return self._config.capture_content
+
+    @property
+    def lean_values(self) -> dict[str, AttributeValue] | None:
+        """The attribute batch a lean chat run writes when it ends, or None for other runs.
+
+        For extractors' fast paths: keys are span attributes, written as the setters
+        would (``set_response`` and friends stay the general way, for every run).
+        """
+        inv = self._inv
+        return inv.values if type(inv) is LeanChat else None
+
+    def register_tool_calls_in(
+        self, values: dict[str, AttributeValue], calls: Sequence[ToolCallRequest]
+    ) -> None:
+        """``register_tool_calls`` for a lean run's batch (``lean_values``)."""
+        if not calls:
+            return
+        span_context = self._inv.span.get_span_context()
+        ids = []
+        for call in calls:
+            if call.id:
+                link_registry.register(call.id, span_context)
+                ids.append(call.id)
+        if ids:
+            values[semconv.GEN_AI_RESPONSE_TOOL_CALL_IDS] = ids
+        values[semconv.GEN_AI_RESPONSE_TOOL_CALL_NAMES] = [c.name for c in calls]
 
     @property
     def enriching(self) -> bool:

@@ -1,0 +1,107 @@
+"""The default mode's fast response path writes exactly what the general path writes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from instrumentors.links import registry
+from instrumentors.telemetry import Telemetry
+
+pytest.importorskip("openai.types.chat")
+
+from openai.types.chat import ChatCompletion
+
+from instrumentors.openai import _extract
+
+
+def _completion(choices: list[dict[str, Any]], usage: dict[str, Any] | None) -> ChatCompletion:
+    body: dict[str, Any] = {
+        "id": "chatcmpl-1",
+        "object": "chat.completion",
+        "created": 1,
+        "model": "gpt-4o-2024",
+        "choices": choices,
+    }
+    if usage is not None:
+        body["usage"] = usage
+    return ChatCompletion.model_validate(body)
+
+
+def _choice(index: int, finish: str | None, **message: Any) -> dict[str, Any]:
+    return {
+        "index": index,
+        "finish_reason": finish,
+        "message": {"role": "assistant", "content": None, **message},
+    }
+
+
+def _call(call_id: str, name: str) -> dict[str, Any]:
+    return {"id": call_id, "type": "function", "function": {"name": name, "arguments": "{}"}}
+
+
+USAGE = {"prompt_tokens": 42, "completion_tokens": 17, "total_tokens": 59}
+CASES = {
+    "tool calls": _completion(
+        [_choice(0, "tool_calls", tool_calls=[_call("c1", "f"), _call("c2", "g")])], USAGE
+    ),
+    "usage details": _completion(
+        [_choice(0, "stop", content="hi")],
+        {
+            **USAGE,
+            "prompt_tokens_details": {"cached_tokens": 5},
+            "completion_tokens_details": {"reasoning_tokens": 3},
+        },
+    ),
+    "zero details": _completion(
+        [_choice(0, "stop", content="hi")],
+        {
+            "prompt_tokens": 0,
+            "completion_tokens": 0,
+            "total_tokens": 0,
+            "prompt_tokens_details": {"cached_tokens": 0},
+            "completion_tokens_details": {"reasoning_tokens": 0},
+        },
+    ),
+    "no usage, two choices": _completion(
+        [_choice(0, "stop", content="a"), _choice(1, "length", content="b")], None
+    ),
+    "legacy function call": _completion(
+        [_choice(0, "function_call", function_call={"name": "old", "arguments": "{}"})], USAGE
+    ),
+    "no choices": _completion([], USAGE),
+}
+
+
+@pytest.mark.parametrize("completion", list(CASES.values()), ids=list(CASES))
+def test_lean_response_path_matches_the_general_one(exporter, completion) -> None:
+    tel = Telemetry("parity")
+    results = []
+    for lean in (True, False):
+        registry.clear()
+        run = tel.llm("openai", "gpt-4o", server_address="api.test", server_port=443)
+        values = run.lean_values
+        assert values is not None  # the default mode's run
+        if lean:
+            _extract._lean_chat_response(run, values, completion)
+        else:
+            _extract._chat_response(run, completion)
+        run.stop()
+        (span,) = exporter.get_finished_spans()
+        exporter.clear()
+        ids = span.attributes.get("gen_ai.response.tool_call.ids", ())
+        results.append(
+            (dict(span.attributes), {i: registry.lookup(i) == span.context for i in ids})
+        )
+    assert results[0] == results[1]
+
+
+def test_content_capture_takes_the_general_path(exporter, settings_env) -> None:
+    settings_env(OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT="SPAN_ONLY")
+    run = Telemetry("capture").llm("openai", "gpt-4o")
+    _extract.chat_response(run, CASES["tool calls"])
+    run.stop()
+    (span,) = exporter.get_finished_spans()
+    assert span.attributes["gen_ai.response.id"] == "chatcmpl-1"
+    assert "gen_ai.output.messages" in span.attributes
