@@ -16,6 +16,7 @@ from opentelemetry.semconv._incubating.attributes.gen_ai_attributes import (
     GenAiProviderNameValues as _Provider,
 )
 
+from instrumentors import semconv
 from instrumentors.telemetry import LLMRun, Message, ToolCallRequest
 
 DEFAULT_GRAPH_NAME: Final = "LangGraph"
@@ -195,6 +196,10 @@ _REQUEST_METADATA: Final = (
 )
 
 
+_REQUEST_PARAM_KEYS: Final = frozenset(key for key, _, _ in _REQUEST_PARAMS)
+_REQUEST_METADATA_KEYS: Final = frozenset(key for key, _, _ in _REQUEST_METADATA)
+
+
 def llm_request(
     run: LLMRun,
     params: Mapping[str, Any],
@@ -203,7 +208,12 @@ def llm_request(
 ) -> None:
     """Request parameters from ``invocation_params`` (with the ``ls_*`` metadata as fallback)."""
     request: dict[str, Any] = {}
-    for sources, table in ((params, _REQUEST_PARAMS), (metadata or {}, _REQUEST_METADATA)):
+    for sources, table, keys in (
+        (params, _REQUEST_PARAMS, _REQUEST_PARAM_KEYS),
+        (metadata or {}, _REQUEST_METADATA, _REQUEST_METADATA_KEYS),
+    ):
+        if keys.isdisjoint(sources):  # most calls: nothing to read from this source
+            continue
         for key, name, kind in table:
             value = sources.get(key)
             if (
@@ -284,21 +294,38 @@ def llm_result(run: LLMRun, response: Any) -> None:
     batch = generations[0] if generations else ()
     message = getattr(batch[0], "message", None) if batch else None
     llm_output = getattr(response, "llm_output", None) or {}
-    _usage(run, getattr(message, "usage_metadata", None), llm_output)
     metadata = getattr(message, "response_metadata", None) or {}
     reasons = []
     for generation in batch:
         reason = _finish_reason(generation)
         if reason:
             reasons.append(reason)
-    run.set_response(
-        response_id=_str(metadata.get("id")) or _str(llm_output.get("id")),
-        model=_str(metadata.get("model_name"))
+    response_id = _str(metadata.get("id")) or _str(llm_output.get("id"))
+    model = (
+        _str(metadata.get("model_name"))
         or _str(metadata.get("model"))
-        or _str(llm_output.get("model_name")),
-        finish_reasons=reasons,
+        or _str(llm_output.get("model_name"))
     )
+    usage = getattr(message, "usage_metadata", None)
     calls = tool_calls(message)
+    values = run.lean_values
+    if values is not None and not run.capture_content:
+        # The default mode's hot path: one batch, no setter calls (parity-tested).
+        if response_id:
+            values[semconv.GEN_AI_RESPONSE_ID] = response_id
+        if model:
+            values[semconv.GEN_AI_RESPONSE_MODEL] = model
+        if reasons:
+            values[semconv.GEN_AI_RESPONSE_FINISH_REASONS] = reasons
+        counts = _usage_counts(usage, llm_output)
+        if counts is not None:
+            for key, count, keep_zero in zip(_USAGE_KEYS, counts, _USAGE_KEEP_ZERO, strict=True):
+                if count is not None and (keep_zero or count):
+                    values[key] = count
+        run.register_tool_calls_in(values, calls)
+        return
+    _usage(run, usage, llm_output)
+    run.set_response(response_id=response_id, model=model, finish_reasons=reasons)
     if calls:
         run.register_tool_calls(calls)
     if run.capture_content and batch:
@@ -324,23 +351,46 @@ def _finish_reason(generation: Any) -> str | None:
     return None
 
 
-def _usage(run: LLMRun, usage: Any, llm_output: Mapping[str, Any]) -> None:
+# (input, output, cache read, reasoning) -> span attribute, and whether a zero is kept.
+_USAGE_KEYS: Final = (
+    semconv.GEN_AI_USAGE_INPUT_TOKENS,
+    semconv.GEN_AI_USAGE_OUTPUT_TOKENS,
+    semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS,
+    semconv.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS,
+)
+_USAGE_KEEP_ZERO: Final = (True, True, False, False)
+_Counts = tuple[int | None, int | None, int | None, int | None]
+
+
+def _usage_counts(usage: Any, llm_output: Mapping[str, Any]) -> _Counts | None:
+    """(input, output, cache read, reasoning) tokens from ``usage_metadata`` or ``llm_output``."""
     if isinstance(usage, Mapping) and ("input_tokens" in usage or "output_tokens" in usage):
-        run.set_usage(
-            input_tokens=_integer(usage.get("input_tokens")),
-            output_tokens=_integer(usage.get("output_tokens")),
-            cache_read_input_tokens=_integer(_detail(usage, "input_token_details", "cache_read")),
-            reasoning_tokens=_integer(_detail(usage, "output_token_details", "reasoning")),
+        return (
+            _integer(usage.get("input_tokens")),
+            _integer(usage.get("output_tokens")),
+            _integer(_detail(usage, "input_token_details", "cache_read")),
+            _integer(_detail(usage, "output_token_details", "reasoning")),
         )
-        return
     raw = llm_output.get("token_usage") or llm_output.get("usage")
     if not isinstance(raw, Mapping):
+        return None
+    return (
+        _integer(raw.get("prompt_tokens", raw.get("input_tokens"))),
+        _integer(raw.get("completion_tokens", raw.get("output_tokens"))),
+        _integer(_detail(raw, "prompt_tokens_details", "cached_tokens")),
+        _integer(_detail(raw, "completion_tokens_details", "reasoning_tokens")),
+    )
+
+
+def _usage(run: LLMRun, usage: Any, llm_output: Mapping[str, Any]) -> None:
+    counts = _usage_counts(usage, llm_output)
+    if counts is None:
         return
     run.set_usage(
-        input_tokens=_integer(raw.get("prompt_tokens", raw.get("input_tokens"))),
-        output_tokens=_integer(raw.get("completion_tokens", raw.get("output_tokens"))),
-        cache_read_input_tokens=_integer(_detail(raw, "prompt_tokens_details", "cached_tokens")),
-        reasoning_tokens=_integer(_detail(raw, "completion_tokens_details", "reasoning_tokens")),
+        input_tokens=counts[0],
+        output_tokens=counts[1],
+        cache_read_input_tokens=counts[2],
+        reasoning_tokens=counts[3],
     )
 
 
