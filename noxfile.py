@@ -1,6 +1,15 @@
-"""Sessions: tests (default), lint, types, compat (framework-version matrix), bench, e2e."""
+"""Sessions: tests (default), lint, types, compat (framework-version matrix), bench, e2e.
+
+Also bench_compare (not default): our overhead next to other instrumentations."""
 
 from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import platform
+from pathlib import Path
+from typing import Any
 
 import nox
 
@@ -84,5 +93,173 @@ def e2e(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
     """Overhead benchmarks (prints numbers; never a pass/fail timing)."""
-    session.install("-e", ".[test,all]", *TEST_INTEGRATIONS)
+    session.install("-e", ".[test,all]", *TEST_INTEGRATIONS, "pyinstrument")
     session.run("python", "benchmarks/run_all.py", *session.posargs)
+
+
+# bench_compare: our overhead next to other OpenAI / LangChain instrumentations, one
+# virtualenv each (built with uv), on the workloads of benchmarks/openai_overhead.py and
+# benchmarks/langchain_overhead.py (see benchmarks/compare_existing.py).
+COMPARE_BASE = ["-e", ".[openai,langchain]", "langchain>=1", "langgraph"]
+COMPARE: dict[str, list[str]] = {
+    "ours": [],
+    # 2.4b0 imports opentelemetry.util.genai.instruments, which no released util-genai
+    # (we pin <1.4) ships; 2.3b0 calls wrap_function_wrapper(module=...), a wrapt 1.x keyword.
+    "otel-openai-v2": ["opentelemetry-instrumentation-openai-v2<2.4", "wrapt<2"],
+    "openinference": [
+        "openinference-instrumentation-openai",
+        "openinference-instrumentation-langchain",
+    ],
+    "openllmetry": [
+        "opentelemetry-instrumentation-openai",
+        "opentelemetry-instrumentation-langchain",
+    ],
+}
+# Held in every virtualenv at the versions resolved for "ours": the plain cost compares.
+COMPARE_PINNED = [
+    "openai", "httpx", "httpx2", "pydantic", "pydantic-core", "langchain-core", "langchain",
+    "langgraph", "langgraph-prebuilt", "opentelemetry-api", "opentelemetry-sdk",
+    "opentelemetry-instrumentation", "opentelemetry-semantic-conventions",
+    "opentelemetry-util-genai",
+]  # fmt: skip
+COMPARE_RESULTS = Path("benchmarks/results/compare-existing.md")
+
+
+def _compare_table(
+    lines: list[dict[str, Any]], failed: dict[str, str], posargs: list[str], commit: str
+) -> str:
+    """The markdown section for one bench_compare run."""
+    ok = [line for line in lines if line["status"] == "ok"]
+    ours = {line["workload"]: line["added_us"] for line in ok if line["name"] == "ours"}
+    first = lines[0] if lines else {}
+    try:
+        load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        load = "n/a"
+    frameworks: dict[str, list[str]] = {}
+    for line in lines:
+        names = frameworks.setdefault(json.dumps(line["framework"], sort_keys=True), [])
+        names += [] if line["name"] in names else [line["name"]]
+    instrumentations = sorted(
+        {f"{dist} {version}" for line in lines for dist, version in line["instrumentation"].items()}
+    )
+    out = [
+        f"## {dt.datetime.now().isoformat(timespec='seconds')}",
+        "",
+        f"`uname -m` {platform.machine()}; Python {first.get('python', '?')};"
+        f" {os.cpu_count()} CPUs; load average {load}; this package at {commit}."
+        f" Arguments: {' '.join(posargs) or '-'}"
+        f" ({first.get('rounds', '?')} interleaved rounds; thread CPU time; medians per call;"
+        " SimpleSpanProcessor to memory).",
+        "",
+        "Frameworks: "
+        + " | ".join(
+            ", ".join(f"{k} {v}" for k, v in json.loads(key).items()) + f" ({', '.join(names)})"
+            for key, names in frameworks.items()
+        ),
+        "",
+        "Instrumentations: " + ", ".join(instrumentations) + ".",
+        "",
+        "| workload | instrumentation | plain µs | added µs | added / ours |",
+        "|---|---|---:|---:|---:|",
+    ]
+    notes = []
+    for line in sorted(lines, key=lambda x: (x["workload"], x["name"] != "ours", x["name"])):
+        label = line["name"] + (" (content off)" if line["capture"] == "off" else "")
+        if line["status"] != "ok":
+            out.append(f"| {line['workload']} | {label} | - | - | {line['status']} |")
+            notes.append(f"- {line['workload']}, {label}: {line['status']}: {line['reason']}")
+            continue
+        base = ours.get(line["workload"])
+        ratio = f"{line['added_us'] / base:.2f}" if base else "-"
+        out.append(
+            f"| {line['workload']} | {label} | {line['plain_us']:.1f} | {line['added_us']:.1f}"
+            f" | {ratio} |"
+        )
+        content = "yes" if line["content_in_spans"] else "no"
+        note = (
+            f"- {line['workload']}, {label}: {line['spans_per_call']:g} span(s) per call"
+            f" {line['span_names']}; content in spans: {content};"
+            f" {line['bare_spans']} bare SDK span(s) around the plain call:"
+            f" {line['bare_span_us']:.1f} µs; added in process CPU time:"
+            f" {line['added_process_us']:.1f} µs"
+        )
+        if line["log_records"]:
+            note += f"; logged per call ({line['log_records_per_call']:g}): {line['log_records']}"
+        if line["left_wrapped_by_uninstrument"]:
+            note += (
+                "; uninstrument() left these wrapped (restored between rounds):"
+                f" {line['left_wrapped_by_uninstrument']}"
+            )
+        notes.append(note)
+    notes += [f"- {name}: {reason}" for name, reason in failed.items()]
+    return "\n".join([*out, "", *notes, "", ""])
+
+
+@nox.session(python=PYTHON)
+def bench_compare(session: nox.Session) -> None:
+    """Our per-call overhead next to other instrumentations (one virtualenv each; not default).
+
+    Arguments after ``--`` go to benchmarks/compare_existing.py (e.g. ``--rounds 10``).
+    Appends the table to benchmarks/results/compare-existing.md.
+    """
+    session.install("uv")
+    python = str(Path(session.bin) / "python")
+    root = Path(session.create_tmp()) / "compare"
+    pins = root / "pins.txt"
+    lines: list[dict[str, Any]] = []
+    failed: dict[str, str] = {}
+    pins.unlink(missing_ok=True)  # written below from the "ours" virtualenv
+    for name, requirements in COMPARE.items():
+        venv = root / name
+        venv_python = str(venv / "bin" / "python")
+        try:
+            session.run("uv", "venv", "-q", "--clear", "--python", python, str(venv))
+            constraints = ["--constraint", str(pins)] if pins.exists() else []
+            session.run(
+                "uv", "pip", "install", "-q", "--python", venv_python,
+                *COMPARE_BASE, *requirements, *constraints,
+            )  # fmt: skip
+        except nox.command.CommandFailed as error:
+            failed[name] = f"could not be installed ({error.reason}); see the nox log"
+            continue
+        if name == "ours":
+            frozen = session.run(
+                "uv", "pip", "freeze", "--python", venv_python, silent=True
+            )  # fmt: skip
+            wanted = {package.lower() for package in COMPARE_PINNED}
+            pinned = [
+                entry for entry in str(frozen).splitlines()
+                if entry.split("==")[0].lower() in wanted
+            ]  # fmt: skip
+            pins.write_text("\n".join(pinned) + "\n")
+            session.log("pinned for every virtualenv: " + ", ".join(pinned))
+        try:
+            output = session.run(
+                venv_python, "benchmarks/compare_existing.py", "--which", name,
+                *session.posargs, external=True, silent=True,
+            )  # fmt: skip
+        except nox.command.CommandFailed as error:
+            failed[name] = f"benchmark failed ({error.reason}); see the nox log"
+            continue
+        for text in str(output).splitlines():
+            if text.startswith("{"):
+                lines.append(json.loads(text))
+            else:
+                session.log(text)
+    commit = session.run(
+        "git", "describe", "--always", "--dirty", external=True, silent=True, success_codes=[0, 128]
+    )
+    section = _compare_table(lines, failed, list(session.posargs), str(commit).strip())
+    if not COMPARE_RESULTS.exists():
+        COMPARE_RESULTS.write_text(
+            "# Overhead next to other instrumentations (`nox -s bench_compare`)\n\n"
+            "Added thread CPU time per call of each instrumentation with its default settings"
+            " (and with content capture off where the default captures it), on the workloads"
+            " of benchmarks/openai_overhead.py (non-streaming chat with a tool call, mock"
+            " transport) and benchmarks/langchain_overhead.py (fake chat model + tool);"
+            " see benchmarks/compare_existing.py.\n\n"
+        )
+    with COMPARE_RESULTS.open("a") as results:
+        results.write(section)
+    session.log(f"appended to {COMPARE_RESULTS}:\n{section}")

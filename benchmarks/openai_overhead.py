@@ -68,7 +68,19 @@ COMPLETION = json.dumps(
                 },
             }
         ],
-        "usage": {"prompt_tokens": 42, "completion_tokens": 17, "total_tokens": 59},
+        # As the API sends it (details included; some compatible servers omit them).
+        "usage": {
+            "prompt_tokens": 42,
+            "completion_tokens": 17,
+            "total_tokens": 59,
+            "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+            "completion_tokens_details": {
+                "reasoning_tokens": 0,
+                "audio_tokens": 0,
+                "accepted_prediction_tokens": 0,
+                "rejected_prediction_tokens": 0,
+            },
+        },
     }
 ).encode()
 

@@ -3,7 +3,8 @@
 httpx2 is the httpx fork that openai 3.x and mcp 2.x talk HTTP through; no
 OpenTelemetry instrumentation covers it. One CLIENT span per ``send`` (sync and
 async), named after the method, per the HTTP semantic conventions; trace
-headers go only to hosts that ``AGENT_INSTRUMENTORS_PROPAGATE_HOSTS`` allows.
+headers go only to hosts that ``AGENT_INSTRUMENTORS_PROPAGATE_HOSTS`` allows, redirect
+targets included.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from opentelemetry.instrumentation.instrumentor import (  # type: ignore[attr-de
 from opentelemetry.instrumentation.utils import unwrap
 from wrapt import wrap_function_wrapper
 
-from instrumentors.httpx2._wrappers import async_send, send
+from instrumentors.httpx2._wrappers import async_send, redirect_headers, send
 from instrumentors.version import __version__
 
 __all__ = ["HTTPX2Instrumentor"]
@@ -37,9 +38,11 @@ class HTTPX2Instrumentor(BaseInstrumentor):  # type: ignore[misc]
         tracer = trace.get_tracer(SCOPE, __version__, kwargs.get("tracer_provider"))
         wrap_function_wrapper("httpx2", "Client.send", send(tracer))
         wrap_function_wrapper("httpx2", "AsyncClient.send", async_send(tracer))
+        wrap_function_wrapper("httpx2._client", "BaseClient._redirect_headers", redirect_headers)
 
     def _uninstrument(self, **kwargs: Any) -> None:
-        import httpx2
+        import httpx2._client
 
         unwrap(httpx2.Client, "send")
         unwrap(httpx2.AsyncClient, "send")
+        unwrap(httpx2._client.BaseClient, "_redirect_headers")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from contextvars import Token
+from contextvars import ContextVar, Token
 from typing import Any
 
 from opentelemetry import context as otel_context
@@ -35,10 +35,17 @@ AsyncWrapper = Callable[
 ]
 
 
+# The trace headers this task's request in flight may carry (ours, not the caller's), for
+# the redirects ``send`` follows: each new host gets them only if the allowlist agrees.
+_trace_headers: ContextVar[dict[str, str] | None] = ContextVar(
+    "instrumentors_httpx2_trace_headers", default=None
+)
+
+
 class _HTTPCall:
     """One request's span: started before sending, ended once with the response or error."""
 
-    __slots__ = ("_ended", "method", "parent_id", "request", "span", "token")
+    __slots__ = ("_ended", "headers_token", "method", "parent_id", "request", "span", "token")
 
     def __init__(self, span: Span, request: Any, method: str, parent_id: int) -> None:
         self.span = span
@@ -46,6 +53,7 @@ class _HTTPCall:
         self.method = method
         self.parent_id = parent_id
         self.token: Token[otel_context.Context] | None = None
+        self.headers_token: Token[dict[str, str] | None] | None = None
         self._ended = False
 
     @classmethod
@@ -61,7 +69,7 @@ class _HTTPCall:
             )
             call = cls(span, request, method, parent_id)
             ctx = trace.set_span_in_context(span)
-            _inject(request, ctx)
+            call.headers_token = _trace_headers.set(_inject(request, ctx))
             # Current while sending; any HTTP layer below (httpx instrumentation on an
             # ``alias_httpx()`` process) sees the suppression key and adds no second span.
             call.token = otel_context.attach(
@@ -72,9 +80,13 @@ class _HTTPCall:
 
     def detach(self) -> None:
         token, self.token = self.token, None
-        if token is not None:
+        headers_token, self.headers_token = self.headers_token, None
+        if token is not None or headers_token is not None:
             with guard("detaching an httpx2 span"):
-                otel_context.detach(token)
+                if headers_token is not None:
+                    _trace_headers.reset(headers_token)
+                if token is not None:
+                    otel_context.detach(token)
 
     def end(self, response: Any, exc: BaseException | None) -> None:
         """Record the outcome, roll it up onto the enclosing tool, end the span (once)."""
@@ -104,15 +116,45 @@ class _HTTPCall:
             self.span.end()
 
 
-def _inject(request: Any, ctx: otel_context.Context) -> None:
-    """Add trace headers (allowlist permitting) that no outer layer has set already."""
+def _inject(request: Any, ctx: otel_context.Context) -> dict[str, str]:
+    """Add trace headers (allowlist permitting) that no outer layer has set already.
+
+    Returns the headers this layer owns for the request (set or withheld), so that a
+    redirect can withhold or restore them for its own host.
+    """
     carrier: dict[str, str] = {}
-    if not propagation.inject(carrier, destination=str(request.url), context=ctx):
-        return
+    if not propagation.inject(carrier, context=ctx):
+        return {}
     headers = request.headers
-    for key, value in carrier.items():
-        if key not in headers:
+    ours = {key: value for key, value in carrier.items() if key not in headers}
+    if ours and propagation.host_allowed(str(request.url)):
+        for key, value in ours.items():
             headers[key] = value
+    return ours
+
+
+def redirect_headers(
+    wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Any:
+    """Wrap ``BaseClient._redirect_headers(request, url, method)``: the allowlist per hop.
+
+    httpx2 copies the previous request's headers to the redirect target; our trace
+    headers go on only if that host is allowed (and come back for an allowed one).
+    """
+    headers = wrapped(*args, **kwargs)
+    ours = _trace_headers.get()
+    if ours:
+        with guard("checking trace headers on a redirect"):
+            url = args[1] if len(args) > 1 else kwargs["url"]
+            if propagation.host_allowed(str(url)):
+                for key, value in ours.items():
+                    if key not in headers:
+                        headers[key] = value
+            else:
+                for key, value in ours.items():
+                    if headers.get(key) == value:
+                        del headers[key]
+    return headers
 
 
 def send(tracer: Tracer) -> Wrapper:

@@ -305,3 +305,57 @@ def test_threads_with_a_copied_context(
     spans = http_spans(exporter)
     assert len(spans) == 3
     assert {s.parent.span_id for s in spans if s.parent} == {tool.context.span_id}
+
+
+def _redirecting_client(seen: list[tuple[str, dict[str, str]]]) -> httpx2.Client:
+    """allowed.test/start -> other.test/hop -> allowed.test/end, recording each hop's headers."""
+    hops = {
+        "/start": "http://other.test/hop",
+        "/hop": "http://allowed.test/end",
+    }
+
+    def handler(request: Any) -> Any:
+        seen.append((request.url.host, {k.lower(): v for k, v in request.headers.items()}))
+        target = hops.get(request.url.path)
+        if target is not None:
+            return httpx2.Response(302, headers={"location": target})
+        return httpx2.Response(200, json={"ok": True})
+
+    return httpx2.Client(transport=httpx2.MockTransport(handler), follow_redirects=True)
+
+
+def test_redirects_honour_the_allowlist_per_host(
+    exporter: InMemorySpanExporter, instrumentor: Any, settings_env: Any
+) -> None:
+    settings_env(AGENT_INSTRUMENTORS_PROPAGATE_HOSTS="allowed.test")
+    seen: list[tuple[str, dict[str, str]]] = []
+    with instrumentors.session("private"), _redirecting_client(seen) as client:
+        assert client.get("http://allowed.test/start").status_code == 200
+    (span,) = http_spans(exporter)
+    hosts = [host for host, _ in seen]
+    assert hosts == ["allowed.test", "other.test", "allowed.test"]
+    first, hop, last = (headers for _, headers in seen)
+    assert {"traceparent", "baggage"} <= set(first)
+    assert "traceparent" not in hop and "baggage" not in hop  # withheld from other.test
+    assert last["traceparent"] == first["traceparent"]  # restored for the allowed host
+    assert span_id_in(first["traceparent"]) == format(span.context.span_id, "016x")
+
+
+def test_a_callers_own_trace_header_follows_redirects(
+    exporter: InMemorySpanExporter, instrumentor: Any, settings_env: Any
+) -> None:
+    settings_env(AGENT_INSTRUMENTORS_PROPAGATE_HOSTS="allowed.test")
+    mine = "00-11111111111111111111111111111111-2222222222222222-01"
+    seen: list[tuple[str, dict[str, str]]] = []
+    with _redirecting_client(seen) as client:
+        client.get("http://allowed.test/start", headers={"traceparent": mine})
+    assert [headers["traceparent"] for _, headers in seen] == [mine, mine, mine]
+
+
+def test_redirects_without_an_allowlist_keep_the_headers(
+    exporter: InMemorySpanExporter, instrumentor: Any
+) -> None:
+    seen: list[tuple[str, dict[str, str]]] = []
+    with _redirecting_client(seen) as client:
+        client.get("http://allowed.test/start")
+    assert len({headers["traceparent"] for _, headers in seen}) == 1

@@ -1,0 +1,190 @@
+"""Support code for ``compare_existing.py``: the instrumentations it can measure, and
+process hygiene around them.
+
+- ``LIBRARIES``: per library, the instrumentor of each workload and the environment
+  that turns its content capture off; ``SETTING_PREFIXES``, the settings any of them
+  read; ``FRAMEWORK_DISTS``, the framework versions reported with each result;
+- ``LogRecords``: the warnings and swallowed errors an instrumentation logs;
+- ``Patches``: what ``uninstrument()`` left wrapped in the framework modules, put back.
+
+Not a benchmark of its own; imported by ``compare_existing.py`` (run as a script, so
+this directory is on ``sys.path``).
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import logging
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+# The workloads of compare_existing.py, by which LIBRARIES names each instrumentor.
+OPENAI = "openai chat"
+LANGCHAIN = "langchain step"
+
+
+@dataclass(frozen=True)
+class Target:
+    """One instrumentor of a library: the distribution that ships it, module and class."""
+
+    dist: str
+    module: str
+    cls: str
+
+
+@dataclass(frozen=True)
+class Library:
+    targets: dict[str, Target]
+    # Environment that turns content capture off, for libraries that capture it by default.
+    content_off: dict[str, str] = field(default_factory=dict)
+
+
+LIBRARIES: dict[str, Library] = {
+    "ours": Library(
+        {
+            OPENAI: Target("agent-instrumentors", "instrumentors.openai", "OpenAIInstrumentor"),
+            LANGCHAIN: Target(
+                "agent-instrumentors", "instrumentors.langchain", "LangChainInstrumentor"
+            ),
+        }
+    ),
+    "otel-openai-v2": Library(
+        {
+            OPENAI: Target(
+                "opentelemetry-instrumentation-openai-v2",
+                "opentelemetry.instrumentation.openai_v2",
+                "OpenAIInstrumentor",
+            )
+        }
+    ),
+    "openinference": Library(
+        {
+            OPENAI: Target(
+                "openinference-instrumentation-openai",
+                "openinference.instrumentation.openai",
+                "OpenAIInstrumentor",
+            ),
+            LANGCHAIN: Target(
+                "openinference-instrumentation-langchain",
+                "openinference.instrumentation.langchain",
+                "LangChainInstrumentor",
+            ),
+        },
+        content_off={"OPENINFERENCE_HIDE_INPUTS": "true", "OPENINFERENCE_HIDE_OUTPUTS": "true"},
+    ),
+    "openllmetry": Library(
+        {
+            OPENAI: Target(
+                "opentelemetry-instrumentation-openai",
+                "opentelemetry.instrumentation.openai",
+                "OpenAIInstrumentor",
+            ),
+            LANGCHAIN: Target(
+                "opentelemetry-instrumentation-langchain",
+                "opentelemetry.instrumentation.langchain",
+                "LangchainInstrumentor",
+            ),
+        },
+        content_off={"TRACELOOP_TRACE_CONTENT": "false"},
+    ),
+}
+
+# Settings any of the libraries read; cleared so that "default" means default.
+SETTING_PREFIXES = (
+    "OTEL_INSTRUMENTATION_GENAI_",
+    "OTEL_SEMCONV_STABILITY_OPT_IN",
+    "OPENINFERENCE_",
+    "TRACELOOP_",
+    "AGENT_INSTRUMENTORS_",
+)
+
+FRAMEWORK_DISTS = (
+    "openai",
+    "langchain-core",
+    "langchain",
+    "langgraph",
+    "opentelemetry-sdk",
+    "wrapt",
+)
+
+
+def _version(dist: str) -> str | None:
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+class LogRecords(logging.Handler):
+    """Warnings and swallowed errors the instrumentation logs while the spans are checked."""
+
+    QUIET = ("openai", "httpx", "httpx2", "httpcore", "asyncio", "urllib3")
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.name.split(".")[0] in self.QUIET:
+            return
+        text = record.getMessage()
+        if record.levelno >= logging.WARNING or any(
+            word in text.lower() for word in ("traceback", "error", "fail")
+        ):
+            first = text.strip().splitlines()
+            last = first[-1] if len(first) > 1 else ""
+            self.messages.append(f"{record.levelname} {record.name}: {first[0][:100]} {last[:100]}")
+
+    def __enter__(self) -> LogRecords:
+        root = logging.getLogger()
+        self._level = root.level
+        root.addHandler(self)
+        root.setLevel(logging.DEBUG)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        root = logging.getLogger()
+        root.removeHandler(self)
+        root.setLevel(self._level)
+
+
+class Patches:
+    """What the framework modules looked like before instrumenting, to check uninstrument().
+
+    A library whose ``uninstrument()`` leaves its wrappers in place would make every
+    "plain" batch an instrumented one; those wrappers are reported and put back to the
+    originals, so the interleaved comparison stays valid.
+    """
+
+    PREFIXES = ("openai", "langchain_core", "langchain", "langgraph")
+
+    def __init__(self) -> None:
+        import wrapt
+
+        self._proxy: type = getattr(wrapt, "BaseObjectProxy", wrapt.ObjectProxy)
+        self._before = {label: (owner, dict(vars(owner))) for label, owner in self._owners()}
+        self.leaked: set[str] = set()
+
+    def _owners(self) -> list[tuple[str, Any]]:
+        owners = []
+        for name, module in list(sys.modules.items()):
+            if module is None or name.split(".")[0] not in self.PREFIXES:
+                continue
+            owners.append((name, module))
+            for value in list(vars(module).values()):
+                if isinstance(value, type) and value.__module__ == name:
+                    owners.append((f"{name}.{value.__qualname__}", value))
+        return owners
+
+    def restore(self) -> None:
+        """Put back what an uninstrumented library left wrapped; remember where."""
+        for label, (owner, before) in self._before.items():
+            for key, value in list(vars(owner).items()):
+                if not isinstance(value, self._proxy) or before.get(key) is value:
+                    continue
+                self.leaked.add(f"{label}.{key}")
+                if key in before:
+                    setattr(owner, key, before[key])
+                else:
+                    delattr(owner, key)
