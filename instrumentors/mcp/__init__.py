@@ -11,6 +11,7 @@ mcp 2.x traces itself, and our layer cooperates (see ``_wrappers``, ``_server``)
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import weakref
 from collections.abc import Collection
@@ -41,13 +42,28 @@ _V1: Final = (
     ("mcp.server.lowlevel.server", "Server._handle_request"),
     ("mcp.shared.session", "RequestResponder.respond"),
 )
-# mcp 2.x: the SDK traces; we add what it lacks.
+# mcp 2.x: the SDK traces; we add what it lacks. The request id comes from
+# ``_allocate_id`` where the dispatcher has one, else from ``_write``.
+_ALLOCATE_ID: Final = (_DISPATCHER, "JSONRPCDispatcher._allocate_id")
 _V2: Final = (
     (_DISPATCHER, "JSONRPCDispatcher._write"),
     (_DISPATCHER, "JSONRPCDispatcher.send_raw_request"),
     (_DISPATCHER, "inject_trace_context"),
     ("mcp.server.runner", "ServerRunner.__init__"),
 )
+
+
+def _has(module: str, path: str) -> bool:
+    """Whether ``module`` has the dotted attribute ``path``."""
+    try:
+        target: Any = importlib.import_module(module)
+    except ImportError:
+        return False
+    for name in path.split("."):
+        target = getattr(target, name, None)
+        if target is None:
+            return False
+    return True
 
 
 class MCPInstrumentor(BaseInstrumentor):  # type: ignore[misc]
@@ -72,9 +88,13 @@ class MCPInstrumentor(BaseInstrumentor):  # type: ignore[misc]
                 _wrappers.inject_trace_context(),
                 _server.runner_init(tracer, self._servers),
             )
+            request_id: tuple[tuple[str, str], Any] = (
+                (_ALLOCATE_ID, _wrappers.allocate_id) if _has(*_ALLOCATE_ID) else (_V2[0], v2[0])
+            )
             wrappers += [
                 (_CALL_TOOL, _wrappers.call_tool(tel, inject=False)),
-                *zip(_V2, v2, strict=True),
+                request_id,
+                *zip(_V2[1:], v2[1:], strict=True),
             ]
         else:
             from mcp.client.session import ClientSession
@@ -87,7 +107,7 @@ class MCPInstrumentor(BaseInstrumentor):  # type: ignore[misc]
                 wrap_function_wrapper(module, name, wrapper)
 
     def _uninstrument(self, **kwargs: Any) -> None:
-        for module, name in (_POST_WRITER, _CALL_TOOL, *_V1, *_V2):
+        for module, name in (_POST_WRITER, _CALL_TOOL, *_V1, *_V2, _ALLOCATE_ID):
             owner, _, attribute = f"{module}.{name}".rpartition(".")
             with guard(f"unwrapping {module}.{name}"):
                 unwrap(owner, attribute)

@@ -35,11 +35,17 @@ AsyncWrapper = Callable[
 class _Outbound:
     """The tool call in flight in this task, for the SDK internals it reaches."""
 
-    __slots__ = ("has_request_id", "run")
+    __slots__ = ("awaiting_id", "has_request_id", "run")
 
     def __init__(self, run: ToolRun) -> None:
         self.run = run
         self.has_request_id = False
+        self.awaiting_id = False  # 2.x: the tools/call request is being sent; its id is next
+
+    def note_request_id(self, request_id: object) -> None:
+        """The JSON-RPC id of this call's request, on the span's last attribute batch."""
+        self.has_request_id = True
+        self.run.set_at_end(net.JSONRPC_REQUEST_ID, str(request_id))
 
 
 _DESCRIBE_GUARD: Final = guard("describing an MCP tool call")
@@ -48,6 +54,7 @@ _INJECT_GUARD: Final = guard("injecting an MCP tool call's trace context")
 _ERROR_GUARD: Final = guard("recording an MCP tool error")
 _RESULT_GUARD: Final = guard("recording an MCP tool result")
 _DESTINATION_GUARD: Final = guard("finding an MCP request's destination")
+_REQUEST_ID_GUARD: Final = guard("reading an MCP request id")
 _ALLOWLIST_GUARD: Final = guard("checking the propagation allowlist")
 
 _outbound: ContextVar[_Outbound | None] = ContextVar("instrumentors_mcp_outbound", default=None)
@@ -182,15 +189,34 @@ def _note_request_id(instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any
         return
     message = args[0] if args else kwargs.get("message")
     if getattr(message, "method", None) == net.METHOD_TOOLS_CALL:
-        outbound.has_request_id = True
         request_id = getattr(message, "id", None)
-        if request_id is not None:  # with the span's last attributes: one batch
-            outbound.run.set_at_end(net.JSONRPC_REQUEST_ID, str(request_id))
+        if request_id is not None:
+            outbound.note_request_id(request_id)
 
 
 def dispatcher_write() -> AsyncWrapper:
-    """Wrap 2.x ``JSONRPCDispatcher._write``: the wire id of the tools/call in flight."""
+    """Wrap 2.x ``JSONRPCDispatcher._write``: the wire id of the tools/call in flight.
+
+    Only where the dispatcher has no ``_allocate_id`` (see ``allocate_id``): an async
+    wrapper on every message written costs more than a sync one on each id minted.
+    """
     return observing("reading an MCP request id", _note_request_id)
+
+
+def allocate_id(
+    wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Any:
+    """Wrap 2.x ``JSONRPCDispatcher._allocate_id``: the id minted for our tools/call request.
+
+    ``send_raw_request`` mints ids before its first await, so in this task the id minted
+    while our request is being sent is its id (the last one, if an id was taken).
+    """
+    request_id = wrapped(*args, **kwargs)
+    outbound = _outbound.get()
+    if outbound is not None and outbound.awaiting_id:
+        with _REQUEST_ID_GUARD:
+            outbound.note_request_id(request_id)
+    return request_id
 
 
 def send_raw_request() -> AsyncWrapper:
@@ -203,17 +229,37 @@ def send_raw_request() -> AsyncWrapper:
         kwargs: dict[str, Any],
     ) -> Any:
         token: Token[str | None] | None = None
+        outbound: _Outbound | None = None
         with _DESTINATION_GUARD:
             stream = getattr(instance, "_write_stream", None)
             transport = _extract.transport_of_stream(stream)
             token = _destination.set(_extract.destination_of(transport))
+            outbound = _awaiting_id(args, kwargs)
         try:
             return await wrapped(*args, **kwargs)
         finally:
+            if outbound is not None:
+                outbound.awaiting_id = False
             if token is not None:
                 _destination.reset(token)
 
     return traced
+
+
+def _awaiting_id(args: tuple[Any, ...], kwargs: dict[str, Any]) -> _Outbound | None:
+    """``send_raw_request(method, params, opts)`` of our tools/call: note a caller's id, or
+    wait for the one ``_allocate_id`` mints."""
+    method = args[0] if args else kwargs.get("method")
+    outbound = _outbound.get()
+    if method != net.METHOD_TOOLS_CALL or outbound is None or outbound.has_request_id:
+        return None
+    opts = args[2] if len(args) > 2 else kwargs.get("opts")
+    supplied = opts.get("request_id") if isinstance(opts, Mapping) else None
+    if supplied is not None:
+        outbound.note_request_id(supplied)
+        return None
+    outbound.awaiting_id = True
+    return outbound
 
 
 def inject_trace_context() -> Wrapper:
