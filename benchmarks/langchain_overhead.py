@@ -174,6 +174,7 @@ def main() -> None:
     instrumentor = LangChainInstrumentor()
     instrumentor.instrument(tracer_provider=provider)
     step()
+    provider.force_flush()  # a BatchSpanProcessor exports later
     by_name = {span.name: span for span in exporter.get_finished_spans()}
     for name, expected in (
         ("chat", _CHAT_ATTRIBUTES),

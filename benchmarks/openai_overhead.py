@@ -189,6 +189,7 @@ def main() -> None:
     instrumentor = OpenAIInstrumentor()
     instrumentor.instrument()
     chat()
+    provider.force_flush()  # a BatchSpanProcessor exports later
     same_attributes = dict(exporter.get_finished_spans()[-1].attributes or {})
     instrumentor.uninstrument()
     exporter.clear()
