@@ -320,3 +320,19 @@ def test_chat_metrics_are_skipped_only_where_nothing_records() -> None:
     assert metrics_recorded(proxy)
     assert metrics_recorded(real.get_meter("t").create_histogram("h"))
     real.shutdown()
+
+
+def test_tools_without_a_template_share_a_bounded_cached_one(exporter, monkeypatch) -> None:
+    from instrumentors import telemetry
+
+    tel = Telemetry("templates")
+    for description in ("adds", "adds", "sums"):
+        tel.tool("add", description=description, tool_type="extension").stop()
+    assert len(tel._templates) == 2
+    spans = exporter.get_finished_spans()
+    descriptions = [s.attributes[semconv.GEN_AI_TOOL_DESCRIPTION] for s in spans]
+    assert descriptions == ["adds", "adds", "sums"]
+    assert {s.attributes[semconv.GEN_AI_TOOL_TYPE] for s in spans} == {"extension"}
+    monkeypatch.setattr(telemetry, "_TEMPLATES_CAP", 2)
+    tel.tool("other").stop()  # past the cap: the cache starts over
+    assert len(tel._templates) == 1

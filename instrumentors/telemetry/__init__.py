@@ -52,6 +52,7 @@ from instrumentors.version import __version__
 _logger = logging.getLogger(__name__)
 
 SCOPE: Final = "instrumentors"
+_TEMPLATES_CAP: Final = 1024  # distinct tools per Telemetry; cleared (not grown) past it
 _EMIT_EVENT: Final = "OTEL_INSTRUMENTATION_GENAI_EMIT_EVENT"
 # Samplers that record every root span (the SDK default is the second).
 _ALWAYS_ON_SAMPLERS: Final = frozenset(
@@ -130,6 +131,8 @@ class Telemetry:
         instruments = getattr(self._handler, "_instruments", None)
         self._tool_histogram: Histogram | None = getattr(instruments, "execute_tool_duration", None)
         self._sampler_cache: str | None = None
+        # Templates for tools started without one (by name, type, description, agent).
+        self._templates: dict[tuple[str, str | None, str | None, str | None], ToolTemplate] = {}
         # Our lean chat lifecycle covers everything but content, events and completion
         # hooks; with any of those on, util-genai's own invocation does the work.
         self._lean_chat = (
@@ -247,11 +250,16 @@ class Telemetry:
                 if params is not NO_PARAMS:
                     merged.set_params(params)
                 return merged
-        tpl = (
-            template
-            if template is not None and template.owner is self
-            else self.tool_template(name, tool_type, description, agent_name)
-        )
+        if template is not None and template.owner is self:
+            tpl = template
+        else:
+            key = (name, tool_type, description, agent_name)
+            cached = self._templates.get(key)
+            if cached is None:
+                if len(self._templates) >= _TEMPLATES_CAP:
+                    self._templates.clear()
+                cached = self._templates[key] = self.tool_template(*key)
+            tpl = cached
         sid = current_session_id(context)
         ctx = context
         if sid is None and session_id is not None:
