@@ -274,11 +274,14 @@ def test_inference_data_copy_is_a_fresh_default_instance() -> None:
     """The cheap per-call InferenceData equals ``InferenceData()`` and shares no containers."""
     from opentelemetry.util.genai.invocation import InferenceData
 
-    from instrumentors.telemetry._chat import new_inference_data
+    from instrumentors.telemetry._chat import new_inference_data, was_published
 
     first, second = new_inference_data(), new_inference_data()
-    assert type(first) is InferenceData
-    assert first == InferenceData() == second
+    assert isinstance(first, InferenceData)
+    assert first.__dict__ == InferenceData().__dict__ == second.__dict__
+    assert not was_published(first)
+    first.response_id = "r1"  # what util-genai's merge does for each field it publishes
+    assert was_published(first) and not was_published(second)
     first.attributes["k"] = "v"
     first.metric_attributes["k"] = "v"
     assert second.attributes == {} and second.metric_attributes == {}

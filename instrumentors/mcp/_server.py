@@ -5,10 +5,10 @@ extracted and a SERVER span ``tools/call {tool}`` is current while the tool
 runs; ``RequestResponder.respond`` reports the outcome on it.
 
 mcp 2.x: the SDK's ``OpenTelemetryMiddleware`` makes the SERVER span itself but
-parents it only, dropping the baggage. We add two middlewares per server: one
-outermost that makes the extracted context (parent and baggage) current, and
-one right inside the SDK's that puts the session ids on the SDK's span. If the
-user removed the SDK's middleware, the outer one opens our own span instead.
+parents it only, dropping the baggage. We add one middleware right inside the
+SDK's: it makes the baggage current under the SDK's span and puts the session
+ids on that span. If the user removed the SDK's middleware, ours goes outermost
+and opens our own span instead.
 """
 
 from __future__ import annotations
@@ -194,25 +194,27 @@ def respond() -> AsyncWrapper:
 # What the 2.x SDK's own middleware extracts and uses; anything else in ``_meta`` may be
 # baggage or another propagator's entries, which only an attached context carries on.
 _SDK_EXTRACTS: Final = frozenset({"traceparent", "tracestate"})
+_RESTORE_GUARD: Final = guard("restoring an MCP request's context")
+_RESULT_GUARD: Final = guard("recording an MCP server result")
+_ENRICH_GUARD: Final = guard("enriching the MCP server span")
 
 
 class RestoreContext:
-    """Outermost 2.x server middleware: the caller's parent and baggage are current."""
+    """Outermost 2.x server middleware where the SDK's own is absent: our SERVER span for
+    ``tools/call``, and the caller's context (parent and baggage) current for the rest."""
 
-    __slots__ = ("_chain", "_sdk_type", "_tracer")
+    __slots__ = ("_tracer",)
 
-    def __init__(self, tracer: Tracer, chain: list[Any], sdk_type: type) -> None:
+    def __init__(self, tracer: Tracer) -> None:
         self._tracer = tracer
-        self._chain = chain  # the server's middleware list, to see if the SDK traces
-        self._sdk_type = sdk_type
 
     async def __call__(self, ctx: Any, call_next: Callable[[Any], Awaitable[Any]]) -> Any:
         call: ServerCall | None = None
         token: Token[otel_context.Context] | None = None
-        with guard("restoring an MCP request's context"):
+        with _RESTORE_GUARD:
             if is_instrumentation_enabled():
                 carrier = _extract.meta_carrier(ctx.meta)
-                if ctx.method == net.METHOD_TOOLS_CALL and not self._sdk_traces():
+                if ctx.method == net.METHOD_TOOLS_CALL:
                     call = ServerCall.start(
                         self._tracer,
                         carrier,
@@ -221,9 +223,7 @@ class RestoreContext:
                         ctx.request,
                         protocol_version=ctx.protocol_version,
                     )
-                elif not _SDK_EXTRACTS.issuperset(carrier):
-                    # The SDK parents its span from traceparent/tracestate itself but
-                    # attaches nothing: the baggage (the session) is ours to restore.
+                elif carrier:
                     token = otel_context.attach(_context_of(carrier))
         try:
             result = await call_next(ctx)
@@ -235,44 +235,64 @@ class RestoreContext:
             if token is not None:
                 otel_context.detach(token)
         if call is not None:
-            with guard("recording an MCP server result"):
+            with _RESULT_GUARD:
                 call.record_result(result)
             call.end()
         return result
 
-    def _sdk_traces(self) -> bool:
-        return any(isinstance(m, self._sdk_type) for m in self._chain)
 
-
-class EnrichSpan:
-    """2.x server middleware right inside the SDK's: session ids on the SDK's span."""
+class ServerContext:
+    """2.x server middleware right inside the SDK's: the caller's baggage (which the SDK
+    drops) current under the SDK's span, and the session ids on that span."""
 
     __slots__ = ()
 
     async def __call__(self, ctx: Any, call_next: Callable[[Any], Awaitable[Any]]) -> Any:
-        with guard("enriching the MCP server span"):
-            span = trace.get_current_span()
-            scope = getattr(span, "instrumentation_scope", None)
-            if span.is_recording() and getattr(scope, "name", None) == SDK_SCOPE:
-                attributes = _extract.server_attributes(ctx.request)
-                attributes.update(session_attributes())
-                if attributes:
-                    span.set_attributes(attributes)
-        return await call_next(ctx)
+        token: Token[otel_context.Context] | None = None
+        with _ENRICH_GUARD:
+            if is_instrumentation_enabled():
+                span = trace.get_current_span()
+                carrier = _extract.meta_carrier(ctx.meta)
+                restored = None
+                if not _SDK_EXTRACTS.issuperset(carrier):
+                    # The SDK parented its span from traceparent itself; keep its span
+                    # current and add what else the request carries.
+                    restored = trace.set_span_in_context(span, _context_of(carrier))
+                    token = otel_context.attach(restored)
+                scope = getattr(span, "instrumentation_scope", None)
+                if span.is_recording() and getattr(scope, "name", None) == SDK_SCOPE:
+                    attributes = _extract.server_attributes(ctx.request)
+                    attributes.update(session_attributes(restored))
+                    if attributes:
+                        span.set_attributes(attributes)
+        try:
+            return await call_next(ctx)
+        finally:
+            if token is not None:
+                otel_context.detach(token)
+
+
+_OURS: Final = (RestoreContext, ServerContext)
 
 
 def install(server: Any, tracer: Tracer, servers: weakref.WeakSet[Any]) -> None:
-    """Add our middlewares to a 2.x server's chain (once)."""
+    """Put our middleware in a 2.x server's chain for its new connection.
+
+    Right inside the SDK's ``OpenTelemetryMiddleware`` when the chain has it, else
+    outermost, making the server span itself. Decided anew per connection, so a
+    chain changed since the last one gets the right one.
+    """
     from mcp.server._otel import OpenTelemetryMiddleware
 
     chain = getattr(server, "middleware", None)
-    if not isinstance(chain, list) or any(isinstance(m, RestoreContext) for m in chain):
+    if not isinstance(chain, list):
         return
-    chain.insert(0, RestoreContext(tracer, chain, OpenTelemetryMiddleware))
-    for index, middleware in enumerate(chain):
-        if isinstance(middleware, OpenTelemetryMiddleware):
-            chain.insert(index + 1, EnrichSpan())
-            break
+    chain[:] = [m for m in chain if not isinstance(m, _OURS)]
+    sdk = next((i for i, m in enumerate(chain) if isinstance(m, OpenTelemetryMiddleware)), None)
+    if sdk is None:
+        chain.insert(0, RestoreContext(tracer))
+    else:
+        chain.insert(sdk + 1, ServerContext())
     servers.add(server)
 
 
@@ -281,7 +301,7 @@ def uninstall(servers: weakref.WeakSet[Any]) -> None:
     for server in list(servers):
         chain = getattr(server, "middleware", None)
         if isinstance(chain, list):
-            chain[:] = [m for m in chain if not isinstance(m, (RestoreContext, EnrichSpan))]
+            chain[:] = [m for m in chain if not isinstance(m, _OURS)]
     servers.clear()
 
 

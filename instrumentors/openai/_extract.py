@@ -52,10 +52,23 @@ _NUMBER: Final = (int, float)
 _ABSENT: Final = object()
 
 
+# id(base URL) -> (that URL, address, port). The entry holds the URL, so its id stays its
+# own while cached; a client given a new base URL gets a new entry.
+_servers: dict[int, tuple[Any, str | None, int | None]] = {}
+_SERVERS_CAP: Final = 256
+
+
 def server_of(client: Any) -> tuple[str | None, int | None]:
     """``server.address`` / ``server.port`` from the client's base URL (httpx or httpx2 URL)."""
-    url = client.base_url
-    return url.host or None, url.port or _DEFAULT_PORTS.get(url.scheme)
+    url = getattr(client, "_base_url", None) or client.base_url
+    known = _servers.get(id(url))
+    if known is not None and known[0] is url:
+        return known[1], known[2]
+    address, port = url.host or None, url.port or _DEFAULT_PORTS.get(url.scheme)
+    if len(_servers) >= _SERVERS_CAP:
+        _servers.clear()
+    _servers[id(url)] = (url, address, port)
+    return address, port
 
 
 def provider_of(client: Any) -> str:

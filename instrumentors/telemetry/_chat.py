@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import typing
 from timeit import default_timer
 from typing import Any, Final
 
@@ -163,6 +164,8 @@ class LeanChat:
 
     def _merge_published(self) -> None:
         """Fill what an inner layer published and this layer did not set (ours wins)."""
+        if not was_published(self.data):
+            return
         data, values, start = self.data, self.values, self.shape.start
         for field, key in _PUBLISHED:
             value = getattr(data, field, None)
@@ -276,6 +279,12 @@ def start_attributes(
     return start
 
 
+def _makes_dict(f: dataclasses.Field[Any]) -> bool:
+    """A field whose default factory is ``dict`` or a parametrized ``dict[...]``."""
+    factory: Any = f.default_factory
+    return factory is dict or typing.get_origin(factory) is dict
+
+
 def _data_defaults() -> dict[str, Any] | None:
     """InferenceData's field defaults, for a cheap copy per call; None if it is not that simple."""
     if hasattr(InferenceData, "__post_init__") or hasattr(InferenceData, "__slots__"):
@@ -284,24 +293,36 @@ def _data_defaults() -> dict[str, Any] | None:
     for f in dataclasses.fields(InferenceData):
         if f.default is not dataclasses.MISSING:
             defaults[f.name] = f.default
-        elif f.default_factory is not dict:  # only dict factories are known here
+        elif not _makes_dict(f):  # only dict factories are known here
             return None
     return defaults
 
 
 _DATA_DEFAULTS: Final = _data_defaults()
-_DATA_DICTS: Final = tuple(
-    f.name for f in dataclasses.fields(InferenceData) if f.default_factory is dict
-)
+_DATA_DICTS: Final = tuple(f.name for f in dataclasses.fields(InferenceData) if _makes_dict(f))
+
+
+class _PublishedData(InferenceData):
+    """``InferenceData`` that notes whether an inner layer wrote to it (util-genai's
+    ``merge`` and direct writes alike set fields), so an untouched one costs no merge."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        self.__dict__["_written"] = True
+        super().__setattr__(name, value)
 
 
 def new_inference_data() -> InferenceData:
     """``InferenceData()`` without running its 50-field ``__init__`` (same values)."""
     if _DATA_DEFAULTS is None:
         return InferenceData()
-    data = object.__new__(InferenceData)
+    data = object.__new__(_PublishedData)
     fields = data.__dict__
     fields.update(_DATA_DEFAULTS)
     for name in _DATA_DICTS:
         fields[name] = {}
     return data
+
+
+def was_published(data: InferenceData) -> bool:
+    """Whether an inner layer may have written to ``data`` (True unless surely untouched)."""
+    return type(data) is not _PublishedData or "_written" in data.__dict__ or bool(data.attributes)

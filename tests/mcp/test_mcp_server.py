@@ -85,15 +85,18 @@ async def test_v2_middlewares_wrap_the_sdk_one(
 ) -> None:
     from mcp.server._otel import OpenTelemetryMiddleware
 
-    from instrumentors.mcp._server import EnrichSpan, RestoreContext
+    from instrumentors.mcp._server import RestoreContext, ServerContext
 
     server = lowlevel_server(_probe)
     async with connect(server) as session:
         await session.call_tool("probe", {})
+    async with connect(server) as session:  # a second connection: still one of ours
+        await session.call_tool("probe", {})
     kinds = [type(m) for m in server.middleware]
-    assert kinds[:3] == [RestoreContext, OpenTelemetryMiddleware, EnrichSpan]
+    assert kinds[:2] == [OpenTelemetryMiddleware, ServerContext]
+    assert RestoreContext not in kinds and kinds.count(ServerContext) == 1
     instrumentor.uninstrument()
-    assert not [m for m in server.middleware if isinstance(m, (RestoreContext, EnrichSpan))]
+    assert not [m for m in server.middleware if isinstance(m, (RestoreContext, ServerContext))]
     assert isinstance(server.middleware[0], OpenTelemetryMiddleware)
     instrumentor.instrument()
 

@@ -1,4 +1,4 @@
-"""The default mode's fast response path writes exactly what the general path writes."""
+"""The default mode's fast paths write exactly what the general paths write."""
 
 from __future__ import annotations
 
@@ -105,3 +105,17 @@ def test_content_capture_takes_the_general_path(exporter, settings_env) -> None:
     (span,) = exporter.get_finished_spans()
     assert span.attributes["gen_ai.response.id"] == "chatcmpl-1"
     assert "gen_ai.output.messages" in span.attributes
+
+
+def test_server_of_follows_a_changed_base_url() -> None:
+    import openai
+
+    client = openai.OpenAI(base_url="http://first.test/v1", api_key="k")
+    assert _extract.server_of(client) == ("first.test", 80)
+    assert _extract.server_of(client) == ("first.test", 80)  # cached
+    client.base_url = "https://second.test:8443/v1"
+    assert _extract.server_of(client) == ("second.test", 8443)
+    azure = openai.AzureOpenAI(
+        azure_endpoint="https://res.openai.azure.com", api_key="k", api_version="2024-06-01"
+    )
+    assert _extract.server_of(azure) == ("res.openai.azure.com", 443)
