@@ -13,7 +13,7 @@ from types import TracebackType
 from typing import Any, Final, TypeVar
 
 from opentelemetry import baggage
-from opentelemetry.context import Context, attach, detach
+from opentelemetry.context import Context, attach, detach, get_value
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 
 from instrumentors import semconv
@@ -26,9 +26,18 @@ MAX_SESSION_ID_LENGTH: Final = 256
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+# The baggage's own context key: reading it directly skips the read-only view that
+# ``baggage.get_baggage`` wraps the whole baggage in on every call (a hot path).
+_BAGGAGE_KEY: Final = getattr(baggage, "_BAGGAGE_KEY", None)
+
+
 def current_session_id(context: Context | None = None) -> str | None:
     """The session id in ``context`` (default: the current context), or None."""
-    value = baggage.get_baggage(semconv.BAGGAGE_SESSION_KEY, context)
+    if _BAGGAGE_KEY is not None:
+        entries = get_value(_BAGGAGE_KEY, context)
+        value = entries.get(semconv.BAGGAGE_SESSION_KEY) if isinstance(entries, dict) else None
+    else:
+        value = baggage.get_baggage(semconv.BAGGAGE_SESSION_KEY, context)
     return value if isinstance(value, str) and value else None
 
 

@@ -404,8 +404,8 @@ def _detail(usage: Mapping[str, Any], group: str, key: str) -> Any:
 
 def tool_params(input_str: Any, inputs: Any) -> Any:
     """What the framework hands the tool: the argument dict, or ``{"input": <str>}``."""
-    if isinstance(inputs, Mapping):
-        return dict(inputs)
+    if isinstance(inputs, Mapping):  # hashed (and captured) at start: no copy needed
+        return inputs
     return {"input": input_str}
 
 

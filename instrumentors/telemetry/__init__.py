@@ -264,27 +264,29 @@ class Telemetry:
         ctx = context
         if sid is None and session_id is not None:
             sid, ctx = self._session_context(session_id, context)
-        start = tpl.start
+        # What this call adds to the tool's template, merged into one first batch.
+        added: dict[str, AttributeValue] = {}
         if sid is not None:
-            start = {**start, semconv.AGENT_SESSION_ID: sid, semconv.GEN_AI_CONVERSATION_ID: sid}
+            added[semconv.AGENT_SESSION_ID] = added[semconv.GEN_AI_CONVERSATION_ID] = sid
         if attributes:
-            start = {**start, **{k: v for k, v in attributes.items() if v is not None}}
+            added.update({k: v for k, v in attributes.items() if v is not None})
         run = ToolRun(name, self.config, self)
         hashed_early = False
         if params is not NO_PARAMS and (recording or self.will_record(ctx)):
             # One attribute batch at start instead of a second one after it.
             with _START_GUARD:
-                start = {**start, **run.param_attributes(params)}
+                added.update(run.param_attributes(params))
                 hashed_early = True
         links = None
         if call_id:
             # Known at start: the id and the link to the requesting chat span go in with
             # the first attributes (samplers see them; no second write after the start).
             run.call_id = call_id
-            start = {**start, semconv.GEN_AI_TOOL_CALL_ID: call_id}
+            added[semconv.GEN_AI_TOOL_CALL_ID] = call_id
             requested_by = link_registry.lookup(call_id)
             if requested_by is not None:
                 links = (trace.Link(requested_by),)
+        start = {**tpl.start, **added} if added else tpl.start
         span = self._tool_tracer.start_span(
             tpl.span_name, context=ctx, kind=SpanKind.INTERNAL, attributes=start, links=links
         )

@@ -30,6 +30,7 @@ from instrumentors.events import error_type, record_rate_limit
 from instrumentors.links import registry as link_registry
 from instrumentors.params import hash_params, safe_content, should_capture
 from instrumentors.propagation import sanitize_url
+from instrumentors.telemetry._chat import metrics_recorded
 from instrumentors.telemetry._guard import ATTR_GUARD as _ATTR_GUARD
 from instrumentors.telemetry._guard import STOP_GUARD as _STOP_GUARD
 
@@ -410,7 +411,7 @@ class _ToolInvocation(_StepInvocation):
     def _end(self) -> None:
         if self._finished:
             return
-        if self._histogram is not None:
+        if self._histogram is not None and metrics_recorded(self._histogram):
             try:
                 self._histogram.record(
                     max(default_timer() - self._start_s, 0.0),
