@@ -47,3 +47,12 @@ def protocol_version(response: Any) -> str | None:
     if not isinstance(version, str) or not version:
         return None
     return version.split("/", 1)[-1]
+
+
+# What ``http.client.request.duration`` carries from the request (not the URL: cardinality).
+_METRIC_KEYS = (net.HTTP_REQUEST_METHOD, net.SERVER_ADDRESS, net.SERVER_PORT)
+
+
+def metric_attributes(span_attributes: dict[str, AttributeValue]) -> dict[str, AttributeValue]:
+    """The request's attributes for the duration metric, from its span attributes."""
+    return {key: span_attributes[key] for key in _METRIC_KEYS if key in span_attributes}

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar, Token
+from timeit import default_timer
 from typing import Any
 
 from opentelemetry import context as otel_context
@@ -18,14 +19,16 @@ from opentelemetry.instrumentation.utils import (
     http_status_to_status_code,
     is_http_instrumentation_enabled,
 )
+from opentelemetry.metrics import Histogram
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
+from opentelemetry.util.types import AttributeValue
 
 from instrumentors import _semconv_net as net
 from instrumentors import propagation
 from instrumentors._http_hooks import roll_up
 from instrumentors.events import error_type
 from instrumentors.httpx2 import _extract
-from instrumentors.telemetry import guard
+from instrumentors.telemetry import guard, metrics_recorded
 
 _logger = logging.getLogger(__name__)
 
@@ -45,7 +48,18 @@ _trace_headers: ContextVar[dict[str, str] | None] = ContextVar(
 class _HTTPCall:
     """One request's span: started before sending, ended once with the response or error."""
 
-    __slots__ = ("_ended", "headers_token", "method", "parent_id", "request", "span", "token")
+    __slots__ = (
+        "_ended",
+        "duration",
+        "headers_token",
+        "method",
+        "metric",
+        "parent_id",
+        "request",
+        "span",
+        "start_s",
+        "token",
+    )
 
     def __init__(self, span: Span, request: Any, method: str, parent_id: int) -> None:
         self.span = span
@@ -55,19 +69,26 @@ class _HTTPCall:
         self.token: Token[otel_context.Context] | None = None
         self.headers_token: Token[dict[str, str] | None] | None = None
         self._ended = False
+        self.duration: Histogram | None = None
+        self.metric: dict[str, AttributeValue] = {}
+        self.start_s = default_timer()
 
     @classmethod
-    def start(cls, tracer: Tracer, request: Any) -> _HTTPCall | None:
+    def start(
+        cls, tracer: Tracer, request: Any, duration: Histogram | None = None
+    ) -> _HTTPCall | None:
         """Start the span and inject trace headers, or None when suppressed (or on a bug)."""
         if request is None or not is_http_instrumentation_enabled():
             return None
         with guard("starting an httpx2 span"):
             parent_id = trace.get_current_span().get_span_context().span_id
             name, method = _extract.method_of(request)
-            span = tracer.start_span(
-                name, kind=SpanKind.CLIENT, attributes=_extract.request_attributes(request, method)
-            )
+            attributes = _extract.request_attributes(request, method)
+            span = tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attributes)
             call = cls(span, request, method, parent_id)
+            if duration is not None and metrics_recorded(duration):
+                call.duration = duration
+                call.metric = _extract.metric_attributes(attributes)
             ctx = trace.set_span_in_context(span)
             call.headers_token = _trace_headers.set(_inject(request, ctx))
             # Current while sending; any HTTP layer below (httpx instrumentation on an
@@ -112,8 +133,32 @@ class _HTTPCall:
                     span.set_status(Status(StatusCode.ERROR, str(exc) or error_type(exc)))
             retry_after = response.headers.get("retry-after") if response is not None else None
             roll_up(self.parent_id, self.method, self.request.url, status_code, retry_after)
+        if self.duration is not None:
+            with guard("recording an httpx2 request duration"):
+                self._record_duration(response, status_code, exc)
         with guard("ending an httpx2 span"):
             self.span.end()
+
+    def _record_duration(self, response: Any, status_code: Any, exc: BaseException | None) -> None:
+        """``http.client.request.duration`` (seconds), with the HTTP conventions' attributes."""
+        assert self.duration is not None
+        attributes = dict(self.metric)
+        if isinstance(status_code, int):
+            attributes[net.HTTP_RESPONSE_STATUS_CODE] = status_code
+            if http_status_to_status_code(status_code) is StatusCode.ERROR:
+                attributes[net.ERROR_TYPE] = str(status_code)
+            version = _extract.protocol_version(response)
+            if version:
+                attributes[net.NETWORK_PROTOCOL_VERSION] = version
+        if exc is not None:
+            attributes[net.ERROR_TYPE] = error_type(exc)
+        self.duration.record(
+            max(default_timer() - self.start_s, 0.0), attributes=attributes, context=self.context()
+        )
+
+    def context(self) -> otel_context.Context:
+        """The context with this request's span current (exemplars link to it)."""
+        return trace.set_span_in_context(self.span)
 
 
 def _inject(request: Any, ctx: otel_context.Context) -> dict[str, str]:
@@ -157,13 +202,13 @@ def redirect_headers(
     return headers
 
 
-def send(tracer: Tracer) -> Wrapper:
+def send(tracer: Tracer, duration: Histogram | None = None) -> Wrapper:
     """Wrap ``httpx2.Client.send``."""
 
     def traced(
         wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
-        call = _HTTPCall.start(tracer, _extract.request_of(args, kwargs))
+        call = _HTTPCall.start(tracer, _extract.request_of(args, kwargs), duration)
         if call is None:
             return wrapped(*args, **kwargs)
         try:
@@ -177,7 +222,7 @@ def send(tracer: Tracer) -> Wrapper:
     return traced
 
 
-def async_send(tracer: Tracer) -> AsyncWrapper:
+def async_send(tracer: Tracer, duration: Histogram | None = None) -> AsyncWrapper:
     """Wrap ``httpx2.AsyncClient.send``."""
 
     async def traced(
@@ -186,7 +231,7 @@ def async_send(tracer: Tracer) -> AsyncWrapper:
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
     ) -> Any:
-        call = _HTTPCall.start(tracer, _extract.request_of(args, kwargs))
+        call = _HTTPCall.start(tracer, _extract.request_of(args, kwargs), duration)
         if call is None:
             return await wrapped(*args, **kwargs)
         try:

@@ -29,7 +29,7 @@ from instrumentors.config import CAPTURE_MESSAGE_CONTENT, Settings, settings
 from instrumentors.links import registry as link_registry
 from instrumentors.params import truncate
 from instrumentors.session import context_with_session, current_session_id, normalize_session_id
-from instrumentors.telemetry._chat import LeanChat
+from instrumentors.telemetry._chat import LeanChat, metrics_recorded
 from instrumentors.telemetry._guard import START_GUARD as _START_GUARD
 from instrumentors.telemetry._guard import guard
 from instrumentors.telemetry._llm import LLMRun, Message, ToolCallRequest, new_inference, safe_text
@@ -81,6 +81,7 @@ __all__ = [
     "default",
     "enclosing_tool",
     "guard",
+    "metrics_recorded",
     "reset_default",
     "safe_text",
 ]

@@ -359,3 +359,62 @@ def test_redirects_without_an_allowlist_keep_the_headers(
     with _redirecting_client(seen) as client:
         client.get("http://allowed.test/start")
     assert len({headers["traceparent"] for _, headers in seen}) == 1
+
+
+def _durations(reader: Any) -> list[Any]:
+    data = reader.get_metrics_data()
+    return [
+        point
+        for rm in (data.resource_metrics if data else ())
+        for sm in rm.scope_metrics
+        for metric in sm.metrics
+        if metric.name == "http.client.request.duration"
+        for point in metric.data.data_points
+    ]
+
+
+def test_request_duration_metric(api: HeaderRecorder) -> None:
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+    reader = InMemoryMetricReader()
+    meters = MeterProvider(metric_readers=[reader])
+    instrumentor = HTTPX2Instrumentor()
+    instrumentor.instrument(meter_provider=meters)
+    try:
+        with httpx2.Client() as client:
+            client.get(f"{api.url}/ok?token=secret")
+            client.get(f"{api.url}/ok")
+            client.get(f"{api.url}/status/503")
+            with pytest.raises(httpx2.ConnectError):
+                client.get("http://127.0.0.1:1/unreachable")
+    finally:
+        instrumentor.uninstrument()
+    points = {tuple(sorted(p.attributes.items())): p for p in _durations(reader)}
+    base = {"http.request.method": "GET", "server.address": "127.0.0.1"}
+    ok = {**base, "server.port": api.port, "http.response.status_code": 200}
+    ok["network.protocol.version"] = "1.1"
+    failed = {**ok, "http.response.status_code": 503, "error.type": "503"}
+    unreachable = {**base, "server.port": 1, "error.type": "ConnectError"}
+    expected = {tuple(sorted(a.items())) for a in (ok, failed, unreachable)}
+    assert set(points) == expected  # no URL in the metric: its cardinality stays bounded
+    assert points[tuple(sorted(ok.items()))].count == 2
+    assert all(p.sum >= 0 for p in points.values())
+    meters.shutdown()
+
+
+def test_no_duration_metric_when_suppressed(api: HeaderRecorder) -> None:
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+    reader = InMemoryMetricReader()
+    meters = MeterProvider(metric_readers=[reader])
+    instrumentor = HTTPX2Instrumentor()
+    instrumentor.instrument(meter_provider=meters)
+    try:
+        with suppress_http_instrumentation(), httpx2.Client() as client:
+            client.get(f"{api.url}/ok")
+    finally:
+        instrumentor.uninstrument()
+    assert _durations(reader) == []
+    meters.shutdown()
