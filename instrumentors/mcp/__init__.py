@@ -11,7 +11,6 @@ mcp 2.x traces itself, and our layer cooperates (see ``_wrappers``, ``_server``)
 
 from __future__ import annotations
 
-import importlib
 import inspect
 import weakref
 from collections.abc import Collection
@@ -24,6 +23,7 @@ from opentelemetry.instrumentation.instrumentor import (  # type: ignore[attr-de
 from opentelemetry.instrumentation.utils import unwrap
 from wrapt import wrap_function_wrapper
 
+from instrumentors._patching import attribute_exists
 from instrumentors.mcp import _extract, _server, _wrappers
 from instrumentors.telemetry import Telemetry, guard
 from instrumentors.version import __version__
@@ -53,19 +53,6 @@ _V2: Final = (
 )
 
 
-def _has(module: str, path: str) -> bool:
-    """Whether ``module`` has the dotted attribute ``path``."""
-    try:
-        target: Any = importlib.import_module(module)
-    except ImportError:
-        return False
-    for name in path.split("."):
-        target = getattr(target, name, None)
-        if target is None:
-            return False
-    return True
-
-
 class MCPInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     """Instrument the MCP Python SDK (1.x and 2.x), client and server."""
 
@@ -89,7 +76,9 @@ class MCPInstrumentor(BaseInstrumentor):  # type: ignore[misc]
                 _server.runner_init(tracer, self._servers),
             )
             request_id: tuple[tuple[str, str], Any] = (
-                (_ALLOCATE_ID, _wrappers.allocate_id) if _has(*_ALLOCATE_ID) else (_V2[0], v2[0])
+                (_ALLOCATE_ID, _wrappers.allocate_id)
+                if attribute_exists(*_ALLOCATE_ID)
+                else (_V2[0], v2[0])
             )
             wrappers += [
                 (_CALL_TOOL, _wrappers.call_tool(tel, inject=False)),

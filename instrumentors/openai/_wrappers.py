@@ -10,7 +10,6 @@ attempt, in the task or thread of the request.
 
 from __future__ import annotations
 
-import importlib
 import sys
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar
@@ -21,6 +20,7 @@ from opentelemetry.instrumentation.utils import is_instrumentation_enabled, unwr
 from opentelemetry.trace import get_current_span
 from wrapt import wrap_function_wrapper
 
+from instrumentors._patching import attribute_exists
 from instrumentors.openai import _extract, _stream
 from instrumentors.telemetry import LLMRun, Run, Telemetry, guard
 
@@ -254,23 +254,11 @@ def patches(tel: Telemetry) -> list[tuple[str, str, Wrapper]]:
     ]
 
 
-def _exists(module: str, path: str) -> bool:
-    try:
-        target: Any = importlib.import_module(module)
-    except ImportError:
-        return False
-    for name in path.split("."):
-        target = getattr(target, name, None)
-        if target is None:
-            return False
-    return True
-
-
 def patch(tel: Telemetry) -> list[tuple[str, str]]:
     """Apply every patch that exists in the installed SDK; returns (owner path, method)."""
     done: list[tuple[str, str]] = []
     for module, path, wrapper in patches(tel):
-        if _exists(module, path):
+        if attribute_exists(module, path):
             wrap_function_wrapper(module, path, wrapper)
             owner, method = path.rsplit(".", 1)
             done.append((f"{module}.{owner}", method))

@@ -373,7 +373,9 @@ def _durations(reader: Any) -> list[Any]:
     ]
 
 
-def test_request_duration_metric(api: HeaderRecorder) -> None:
+@pytest.fixture
+def own_meters() -> Any:
+    """The instrumentor on a MeterProvider of this test's own; yields its reader."""
     from opentelemetry.sdk.metrics import MeterProvider
     from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
@@ -381,16 +383,19 @@ def test_request_duration_metric(api: HeaderRecorder) -> None:
     meters = MeterProvider(metric_readers=[reader])
     instrumentor = HTTPX2Instrumentor()
     instrumentor.instrument(meter_provider=meters)
-    try:
-        with httpx2.Client() as client:
-            client.get(f"{api.url}/ok?token=secret")
-            client.get(f"{api.url}/ok")
-            client.get(f"{api.url}/status/503")
-            with pytest.raises(httpx2.ConnectError):
-                client.get("http://127.0.0.1:1/unreachable")
-    finally:
-        instrumentor.uninstrument()
-    points = {tuple(sorted(p.attributes.items())): p for p in _durations(reader)}
+    yield reader
+    instrumentor.uninstrument()
+    meters.shutdown()
+
+
+def test_request_duration_metric(api: HeaderRecorder, own_meters: Any) -> None:
+    with httpx2.Client() as client:
+        client.get(f"{api.url}/ok?token=secret")
+        client.get(f"{api.url}/ok")
+        client.get(f"{api.url}/status/503")
+        with pytest.raises(httpx2.ConnectError):
+            client.get("http://127.0.0.1:1/unreachable")
+    points = {tuple(sorted(p.attributes.items())): p for p in _durations(own_meters)}
     base = {"http.request.method": "GET", "server.address": "127.0.0.1"}
     ok = {**base, "server.port": api.port, "http.response.status_code": 200}
     ok["network.protocol.version"] = "1.1"
@@ -400,21 +405,9 @@ def test_request_duration_metric(api: HeaderRecorder) -> None:
     assert set(points) == expected  # no URL in the metric: its cardinality stays bounded
     assert points[tuple(sorted(ok.items()))].count == 2
     assert all(p.sum >= 0 for p in points.values())
-    meters.shutdown()
 
 
-def test_no_duration_metric_when_suppressed(api: HeaderRecorder) -> None:
-    from opentelemetry.sdk.metrics import MeterProvider
-    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
-
-    reader = InMemoryMetricReader()
-    meters = MeterProvider(metric_readers=[reader])
-    instrumentor = HTTPX2Instrumentor()
-    instrumentor.instrument(meter_provider=meters)
-    try:
-        with suppress_http_instrumentation(), httpx2.Client() as client:
-            client.get(f"{api.url}/ok")
-    finally:
-        instrumentor.uninstrument()
-    assert _durations(reader) == []
-    meters.shutdown()
+def test_no_duration_metric_when_suppressed(api: HeaderRecorder, own_meters: Any) -> None:
+    with suppress_http_instrumentation(), httpx2.Client() as client:
+        client.get(f"{api.url}/ok")
+    assert _durations(own_meters) == []

@@ -14,6 +14,7 @@ from langchain_core.outputs import ChatGeneration, LLMResult
 from instrumentors.langchain import _extract
 from instrumentors.links import registry
 from instrumentors.telemetry import LLMRun, Telemetry
+from tests._spans import ended_run
 
 
 def _result(message: AIMessage, llm_output: dict[str, Any] | None = None, **info: Any) -> Any:
@@ -68,12 +69,6 @@ def test_lean_result_path_matches_the_general_one(
             monkeypatch.setattr(LLMRun, "lean_values", property(lambda self: None))
         run = tel.llm("openai", "gpt-4o")
         _extract.llm_result(run, response)
-        run.stop()
-        (span,) = exporter.get_finished_spans()
-        exporter.clear()
-        ids = span.attributes.get("gen_ai.response.tool_call.ids", ())
-        results.append(
-            (dict(span.attributes), {i: registry.lookup(i) == span.context for i in ids})
-        )
+        results.append(ended_run(run, exporter))
     assert results[0] == results[1]
     assert "gen_ai.response.id" in results[0][0] or response is CASES["nothing known"]

@@ -8,6 +8,7 @@ import pytest
 
 from instrumentors.links import registry
 from instrumentors.telemetry import Telemetry
+from tests._spans import ended_run
 
 pytest.importorskip("openai.types.chat")
 
@@ -87,13 +88,7 @@ def test_lean_response_path_matches_the_general_one(exporter, completion) -> Non
             _extract._lean_chat_response(run, values, completion)
         else:
             _extract._chat_response(run, completion)
-        run.stop()
-        (span,) = exporter.get_finished_spans()
-        exporter.clear()
-        ids = span.attributes.get("gen_ai.response.tool_call.ids", ())
-        results.append(
-            (dict(span.attributes), {i: registry.lookup(i) == span.context for i in ids})
-        )
+        results.append(ended_run(run, exporter))
     assert results[0] == results[1]
 
 

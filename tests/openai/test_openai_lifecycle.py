@@ -24,6 +24,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import StatusCode
 
 from instrumentors import semconv
+from instrumentors._patching import attribute_exists
 from instrumentors.openai import OpenAIInstrumentor
 from instrumentors.telemetry import Telemetry
 from tests.fakes.openai_server import Reply, ToolCall
@@ -37,7 +38,7 @@ def _targets() -> dict[tuple[type, str], Any]:
     """Every (class, method) we patch in this SDK version -> the original function."""
     found = {}
     for module, path, _ in _wrappers.patches(Telemetry("x")):
-        if _wrappers._exists(module, path):
+        if attribute_exists(module, path):
             owner_name, method = path.rsplit(".", 1)
             owner = getattr(importlib.import_module(module), owner_name)
             found[(owner, method)] = owner.__dict__[method]
