@@ -64,6 +64,16 @@ class LlamaIndexInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         dispatcher.add_event_handler(event_handler)
         self._tracker = tracker
         self._patched_sync_to_async = False
+        self._patched_set_exception = False
+        if tracker.types.run_is_future:
+            with guard("patching WorkflowHandler.set_exception"):
+                # 0.12 exits a failed run's span as if it succeeded (its Future callback
+                # drops the exception): note the exception where the run's Future gets it.
+                handler_type: Any = tracker.types.handler
+                wrapt.wrap_function_wrapper(
+                    handler_type, "set_exception", _context.run_failed(tracker)
+                )
+                self._patched_set_exception = True
         with guard("patching sync_to_async"):
             if _context.needs_context_patch(function_tool.sync_to_async):
                 wrapt.wrap_function_wrapper(
@@ -83,6 +93,14 @@ class LlamaIndexInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         if self._patched_sync_to_async:
             unwrap(function_tool, "sync_to_async")
             self._patched_sync_to_async = False
+        if self._patched_set_exception:
+            with guard("unpatching WorkflowHandler.set_exception"):
+                from instrumentors.llama_index import _extract
+
+                handler_type: Any = _extract.load_types().handler
+                if "set_exception" in vars(handler_type):  # ours: inherit Future's again
+                    delattr(handler_type, "set_exception")
+            self._patched_set_exception = False
 
     @property
     def tracker(self) -> Tracker | None:

@@ -15,12 +15,12 @@ import inspect
 import weakref
 from collections.abc import Callable
 from contextvars import ContextVar, Token
-from typing import Any
+from typing import Any, Final
 
 from opentelemetry.context import Context, attach, detach, get_current
 
-from instrumentors.llama_index._extract import Kind
-from instrumentors.telemetry import Run
+from instrumentors.llama_index._extract import Kind, is_control_flow
+from instrumentors.telemetry import Run, guard
 
 # Set next to each OTel attach: resetting it tells whether we are still in the
 # contextvars.Context that attached, so a detach never logs "Failed to detach context".
@@ -119,3 +119,35 @@ def needs_context_patch(sync_to_async: Callable[..., Any]) -> bool:
         return False
     inner = [c for c in code.co_consts if inspect.iscode(c)]
     return not any("copy_context" in c.co_names for c in inner)
+
+
+_RUN_FAILED: Final = guard("noting a LlamaIndex run's failure")
+
+
+def run_failed(tracker: Any) -> Callable[..., Any]:
+    """Wrap 0.12's ``WorkflowHandler.set_exception``: the exception a run ends with.
+
+    0.12's dispatcher exits a run whose Future failed as if it succeeded (no result),
+    so a timeout would leave the run's span UNSET. The Future gets its exception in
+    the run's own task, where the dispatcher's active span is the run's: the exception
+    is noted on that record, and the exit then fails the run with it.
+    """
+    from llama_index.core.instrumentation.span import (  # type: ignore[attr-defined]
+        active_span_id,
+    )
+
+    def wrapper(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        with _RUN_FAILED:
+            error = args[0] if args else kwargs.get("exception")
+            record = tracker.records.get(active_span_id.get())
+            if (
+                record is not None
+                and record.kind is Kind.AGENT
+                and record.error is None
+                and isinstance(error, BaseException)
+                and not is_control_flow(error)
+            ):
+                record.error = error
+        return wrapped(*args, **kwargs)
+
+    return wrapper

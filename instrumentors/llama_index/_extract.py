@@ -88,6 +88,7 @@ class Types:
     # workflows 1.x (core 0.12): ``Workflow.run`` returns a Future and its span ends
     # in a done-callback in another context, so it must never be attached.
     run_is_future: bool
+    handler: type  # what ``Workflow.run`` returns
 
 
 def load_types() -> Types:
@@ -116,6 +117,7 @@ def load_types() -> Types:
         workflow=Workflow,
         agents=(BaseWorkflowAgent, AgentWorkflow),
         run_is_future=issubclass(WorkflowHandler, asyncio.Future),
+        handler=WorkflowHandler,
     )
 
 

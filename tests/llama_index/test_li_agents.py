@@ -20,7 +20,6 @@ from opentelemetry.trace import StatusCode
 
 import instrumentors
 from instrumentors import semconv
-from instrumentors.llama_index._extract import load_types
 
 tracer = trace.get_tracer("test")
 
@@ -278,12 +277,9 @@ async def test_timeout_ends_every_span(exporter: InMemorySpanExporter, drained: 
     spans = exporter.get_finished_spans()
     run = one(spans, "invoke_agent Slow")
     assert one(spans, "wait").status.status_code is StatusCode.UNSET  # cancelled, not failed
-    if load_types().run_is_future:
-        # 0.12 ends a run in a Future callback that never sees the timeout: documented gap.
-        assert run.status.status_code is StatusCode.UNSET
-    else:
-        assert run.status.status_code is StatusCode.ERROR
-        assert run.attributes[semconv.ERROR_TYPE] == "WorkflowTimeoutError"
+    assert run.status.status_code is StatusCode.ERROR
+    assert run.attributes[semconv.ERROR_TYPE] == "WorkflowTimeoutError"
+    assert [e.name for e in run.events] == ["exception"]
 
 
 _parse = FunctionAgent.parse_agent_output
