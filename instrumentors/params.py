@@ -184,26 +184,8 @@ def canonical_json(value: Any) -> str:
         return json.dumps(f"<unserializable {type(value).__qualname__}>")
 
 
-# Recent short texts -> their plain (unkeyed) hash: a tool called with the same small
-# arguments again, the common case, skips the digest. Bounded in count and in size.
-_recent: dict[str, str] = {}
-_RECENT_CAP: Final = 512
-_RECENT_MAX_TEXT: Final = 256
-
-
 def hash_text(text: str, key: bytes | None) -> str:
     """``hmac-sha256:<32 hex>`` with a key, else ``sha256:<32 hex>``."""
-    if not key and len(text) <= _RECENT_MAX_TEXT:
-        known = _recent.get(text)
-        if known is None:
-            if len(_recent) >= _RECENT_CAP:
-                _recent.clear()
-            known = _recent[text] = _digest(text, None)
-        return known
-    return _digest(text, key)
-
-
-def _digest(text: str, key: bytes | None) -> str:
     data = text.encode("utf-8", "surrogatepass")
     if key:
         digest = hmac.new(key, data, hashlib.sha256).hexdigest()

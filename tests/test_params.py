@@ -725,22 +725,3 @@ def test_lower_case_bearer_and_jwt_values_redacted() -> None:
 def test_truncate_never_exceeds_the_limit() -> None:
     for limit in range(1, 40):
         assert len(params.truncate("x" * 100, limit)) <= limit
-
-
-def test_recent_short_texts_hash_from_a_bounded_cache(monkeypatch) -> None:
-    from instrumentors import params as params_module
-
-    params_module._recent.clear()
-    first = params_module.hash_text('{"city":"Paris"}', None)
-    assert params_module.hash_text('{"city":"Paris"}', None) == first
-    assert first == params_module._digest('{"city":"Paris"}', None)
-    assert list(params_module._recent) == ['{"city":"Paris"}']
-    keyed = params_module.hash_text('{"city":"Paris"}', b"k")  # keyed hashes are never cached
-    assert keyed.startswith("hmac-sha256:") and len(params_module._recent) == 1
-    long_text = "x" * (params_module._RECENT_MAX_TEXT + 1)
-    params_module.hash_text(long_text, None)
-    assert long_text not in params_module._recent
-    monkeypatch.setattr(params_module, "_RECENT_CAP", 2)
-    for text in ("a", "b", "c"):
-        params_module.hash_text(text, None)
-    assert len(params_module._recent) <= 2
