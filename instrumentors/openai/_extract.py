@@ -238,14 +238,17 @@ def _usage(run: LLMRun, usage: Any, inputs: str, outputs: str) -> None:
     """Token usage from ``<inputs>``/``<outputs>`` counts and their ``*_details``."""
     if usage is None:
         return
-    given = getattr(usage, f"{inputs}_details", None)
-    produced = getattr(usage, f"{outputs}_details", None)
+    # Fields differ by SDK version and usage kind: read without pydantic's __getattr__.
+    given = _field(usage, f"{inputs}_details")
+    produced = _field(usage, f"{outputs}_details")
     run.set_usage(
-        input_tokens=getattr(usage, inputs, None),
-        output_tokens=getattr(usage, outputs, None),
-        cache_read_input_tokens=getattr(given, "cached_tokens", None),
-        cache_creation_input_tokens=getattr(given, "cache_write_tokens", None),
-        reasoning_tokens=getattr(produced, "reasoning_tokens", None),
+        input_tokens=_field(usage, inputs),
+        output_tokens=_field(usage, outputs),
+        cache_read_input_tokens=_field(given, "cached_tokens") if given is not None else None,
+        cache_creation_input_tokens=(
+            _field(given, "cache_write_tokens") if given is not None else None
+        ),
+        reasoning_tokens=_field(produced, "reasoning_tokens") if produced is not None else None,
     )
 
 
@@ -266,35 +269,46 @@ def chat_response(run: LLMRun, completion: Any) -> None:
 def _lean_chat_response(run: LLMRun, values: dict[str, AttributeValue], completion: Any) -> None:
     """``_chat_response`` written straight into a lean run's batch: the default mode's hot path
     (a handful of reads, no setter calls). Parity with it is tested."""
-    response_id, model = completion.id, completion.model
-    if response_id:
-        values[GenAI.GEN_AI_RESPONSE_ID] = response_id
-    if model:
-        values[GenAI.GEN_AI_RESPONSE_MODEL] = model
     reasons: list[str] = []
     calls: list[ToolCallRequest] = []
     for choice in completion.choices or ():
         if choice.finish_reason:
-            reasons.append(str(choice.finish_reason))
+            reasons.append(choice.finish_reason)
         message = choice.message
         if message.tool_calls:
             calls.extend(_call_of(c) for c in message.tool_calls)
         legacy = message.function_call
         if legacy is not None:
             calls.append(ToolCallRequest(name=legacy.name, arguments=legacy.arguments))
-    if reasons:
-        values[GenAI.GEN_AI_RESPONSE_FINISH_REASONS] = reasons
-    usage = completion.usage
-    if usage is not None:
-        _lean_count(values, GenAI.GEN_AI_USAGE_INPUT_TOKENS, usage.prompt_tokens, True)
-        _lean_count(values, GenAI.GEN_AI_USAGE_OUTPUT_TOKENS, usage.completion_tokens, True)
-        given, produced = usage.prompt_tokens_details, usage.completion_tokens_details
-        if given is not None:
-            _lean_count(values, _CACHE_READ, getattr(given, "cached_tokens", None), False)
-            _lean_count(values, _CACHE_WRITE, getattr(given, "cache_write_tokens", None), False)
-        if produced is not None:
-            _lean_count(values, _REASONING, getattr(produced, "reasoning_tokens", None), False)
+    lean_identity(values, completion.id, completion.model, reasons)
+    lean_chat_usage(values, completion.usage)
     run.register_tool_calls_in(values, calls)
+
+
+def lean_identity(
+    values: dict[str, AttributeValue], response_id: Any, model: Any, reasons: list[str]
+) -> None:
+    """Response id, model and finish reasons into a lean run's batch, as ``set_response``."""
+    if response_id:
+        values[GenAI.GEN_AI_RESPONSE_ID] = response_id
+    if model:
+        values[GenAI.GEN_AI_RESPONSE_MODEL] = model
+    if reasons:
+        values[GenAI.GEN_AI_RESPONSE_FINISH_REASONS] = [str(r) for r in reasons]
+
+
+def lean_chat_usage(values: dict[str, AttributeValue], usage: Any) -> None:
+    """``chat_usage`` into a lean run's batch (see ``_lean_chat_response``)."""
+    if usage is None:
+        return
+    _lean_count(values, GenAI.GEN_AI_USAGE_INPUT_TOKENS, usage.prompt_tokens, True)
+    _lean_count(values, GenAI.GEN_AI_USAGE_OUTPUT_TOKENS, usage.completion_tokens, True)
+    given, produced = usage.prompt_tokens_details, usage.completion_tokens_details
+    if given is not None:  # fields differ by SDK version: read without pydantic's __getattr__
+        _lean_count(values, _CACHE_READ, _field(given, "cached_tokens"), False)
+        _lean_count(values, _CACHE_WRITE, _field(given, "cache_write_tokens"), False)
+    if produced is not None:
+        _lean_count(values, _REASONING, _field(produced, "reasoning_tokens"), False)
 
 
 def _lean_count(values: dict[str, AttributeValue], key: str, count: Any, keep_zero: bool) -> None:

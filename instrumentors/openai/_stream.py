@@ -83,19 +83,23 @@ class ChatAccumulator:
 
     def apply(self, run: LLMRun) -> None:
         finish = self.finish
-        run.set_response(
-            response_id=self.id,
-            model=self.model,
-            finish_reasons=[finish[i] for i in sorted(finish)],
-        )
-        _extract.chat_usage(run, self.usage)
+        reasons = [finish[i] for i in sorted(finish)]
         per_choice: dict[int, list[ToolCallRequest]] = {}
         for (choice, _), (call_id, name, fragments) in sorted(self.calls.items()):
             call = ToolCallRequest(
                 name=name or "", id=call_id, arguments="".join(fragments) or None
             )
             per_choice.setdefault(choice, []).append(call)
-        run.register_tool_calls([c for calls in per_choice.values() for c in calls])
+        calls = [c for calls in per_choice.values() for c in calls]
+        values = run.lean_values
+        if values is not None and not self.capture:  # the default mode: one batch, directly
+            _extract.lean_identity(values, self.id, self.model, reasons)
+            _extract.lean_chat_usage(values, self.usage)
+            run.register_tool_calls_in(values, calls)
+            return
+        run.set_response(response_id=self.id, model=self.model, finish_reasons=reasons)
+        _extract.chat_usage(run, self.usage)
+        run.register_tool_calls(calls)
         if self.capture:
             indexes = sorted(set(self.texts) | set(per_choice) | set(finish))
             run.set_messages(

@@ -135,9 +135,11 @@ class LeanChat:
         self._ttfc_seconds = max(default_timer() - self._start_s, 0.0)
         self.values[GenAI.GEN_AI_REQUEST_STREAM] = True
         self.values[GenAI.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = self._ttfc_seconds
-        self._instruments.time_to_first_chunk.record(
-            self._ttfc_seconds, attributes=self._metric_attributes(), context=self.context
-        )
+        histogram = self._instruments.time_to_first_chunk
+        if metrics_recorded(histogram):
+            histogram.record(
+                self._ttfc_seconds, attributes=self._metric_attributes(), context=self.context
+            )
 
     def suspend(self) -> None:
         token, self._token = self._token, None

@@ -114,3 +114,59 @@ def test_server_of_follows_a_changed_base_url() -> None:
         azure_endpoint="https://res.openai.azure.com", api_key="k", api_version="2024-06-01"
     )
     assert _extract.server_of(azure) == ("res.openai.azure.com", 443)
+
+
+def _chunk(**fields: Any) -> Any:
+    from openai.types.chat import ChatCompletionChunk
+
+    base = {"id": "chatcmpl-s", "object": "chat.completion.chunk", "created": 1, "model": "m"}
+    return ChatCompletionChunk.model_validate({**base, **fields})
+
+
+STREAM = [
+    _chunk(choices=[{"index": 0, "delta": {"content": "hi"}, "finish_reason": None}]),
+    _chunk(
+        choices=[
+            {
+                "index": 0,
+                "delta": {
+                    "tool_calls": [
+                        {"index": 0, "id": "s1", "function": {"name": "f", "arguments": "{}"}}
+                    ]
+                },
+                "finish_reason": "tool_calls",
+            }
+        ]
+    ),
+    _chunk(
+        choices=[],
+        usage={
+            "prompt_tokens": 5,
+            "completion_tokens": 2,
+            "total_tokens": 7,
+            "prompt_tokens_details": {"cached_tokens": 3},
+        },
+    ),
+]
+
+
+def test_lean_stream_end_matches_the_general_one(exporter, monkeypatch) -> None:
+    from instrumentors.openai import _stream
+    from instrumentors.telemetry import LLMRun
+
+    tel = Telemetry("parity")
+    results = []
+    for lean in (True, False):
+        registry.clear()
+        if not lean:
+            monkeypatch.setattr(LLMRun, "lean_values", property(lambda self: None))
+        run = tel.llm("openai", "gpt-4o")
+        accumulator = _stream.ChatAccumulator(run)
+        for chunk in STREAM:
+            accumulator.add(chunk)
+        accumulator.apply(run)
+        results.append(ended_run(run, exporter))
+    assert results[0] == results[1]
+    attributes, links = results[0]
+    assert attributes["gen_ai.usage.cache_read.input_tokens"] == 3
+    assert links == {"s1": True}

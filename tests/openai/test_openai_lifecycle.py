@@ -141,7 +141,7 @@ def _boom(*args: Any, **kwargs: Any) -> Any:
     [
         (_extract, "server_of", 0),  # starting the span fails: no span, call unaffected
         (_extract, "_idempotency_key", 1),  # reading the request fails
-        (_extract, "chat_usage", 1),  # reading the response fails
+        (_extract, "lean_chat_usage", 1),  # reading the response fails (the default mode)
         (_extract, "on_retry", 1),  # the retry hook fails
         (_stream.ChatAccumulator, "add", 1),  # a stream chunk fails
         (_stream.ChatAccumulator, "apply", 1),  # ending a stream fails
