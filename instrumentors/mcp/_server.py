@@ -256,8 +256,9 @@ class ServerContext:
                 restored = None
                 if not _SDK_EXTRACTS.issuperset(carrier):
                     # The SDK parented its span from traceparent itself; keep its span
-                    # current and add what else the request carries.
-                    restored = trace.set_span_in_context(span, _context_of(carrier))
+                    # current and add what else the request carries (not parsed again).
+                    rest = {k: v for k, v in carrier.items() if k not in _SDK_EXTRACTS}
+                    restored = trace.set_span_in_context(span, _context_of(rest))
                     token = otel_context.attach(restored)
                 scope = getattr(span, "instrumentation_scope", None)
                 if span.is_recording() and getattr(scope, "name", None) == SDK_SCOPE:

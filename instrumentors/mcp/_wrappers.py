@@ -21,6 +21,7 @@ from opentelemetry.util.types import AttributeValue
 
 from instrumentors import _semconv_net as net
 from instrumentors import propagation, semconv
+from instrumentors.config import settings
 from instrumentors.mcp import _extract
 from instrumentors.telemetry import Telemetry, ToolRun, guard
 
@@ -231,9 +232,10 @@ def send_raw_request() -> AsyncWrapper:
         token: Token[str | None] | None = None
         outbound: _Outbound | None = None
         with _DESTINATION_GUARD:
-            stream = getattr(instance, "_write_stream", None)
-            transport = _extract.transport_of_stream(stream)
-            token = _destination.set(_extract.destination_of(transport))
+            if settings().propagate_hosts is not None:  # only an allowlist needs the host
+                stream = getattr(instance, "_write_stream", None)
+                transport = _extract.transport_of_stream(stream)
+                token = _destination.set(_extract.destination_of(transport))
             outbound = _awaiting_id(args, kwargs)
         try:
             return await wrapped(*args, **kwargs)
