@@ -15,11 +15,11 @@ from __future__ import annotations
 import argparse
 import gc
 import statistics
-import time
 import warnings
 from collections.abc import Callable
 from typing import Any, Final
 
+from _timing import clock_for, per_call_us
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.language_models.fake_chat_models import FakeMessagesListChatModel
 from langchain_core.messages import AIMessage, HumanMessage
@@ -117,13 +117,6 @@ def _agent() -> Any:
         return create_react_agent(model, [get_weather])
 
 
-def _per_call_us(fn: Callable[[], object], calls: int, clock: Callable[[], float]) -> float:
-    start = clock()
-    for _ in range(calls):
-        fn()
-    return (clock() - start) / calls * 1e6
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=20)
@@ -135,8 +128,8 @@ def main() -> None:
     # The step runs in this thread: its CPU time ignores time spent descheduled on a busy
     # machine. LangGraph runs tools in a thread pool, so the agent run is wall-clock.
     clocks: dict[str, Callable[[], float]] = {
-        "step": time.perf_counter if args.wall else time.thread_time,
-        "agent run": time.perf_counter,
+        "step": clock_for(args.wall),
+        "agent run": clock_for(wall=True),
     }
 
     exporter = InMemorySpanExporter()
@@ -198,7 +191,7 @@ def main() -> None:
             instrumentor.instrument(tracer_provider=provider)
         try:
             for name, (fn, calls) in cases.items():
-                value = _per_call_us(fn, calls, clocks[name])
+                value = per_call_us(fn, calls, clocks[name])
                 if record:
                     samples[(name, on)].append(value)
                 exporter.clear()
@@ -214,7 +207,7 @@ def main() -> None:
         for on in order:
             measure(on, record=True)
         for name, fn in references.items():
-            reference_samples[name].append(_per_call_us(fn, args.steps, clocks["step"]))
+            reference_samples[name].append(per_call_us(fn, args.steps, clocks["step"]))
             exporter.clear()
 
     med = statistics.median

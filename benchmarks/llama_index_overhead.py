@@ -27,6 +27,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
+from _timing import per_call_us
 from llama_index.core.agent.workflow import FunctionAgent
 from llama_index.core.llms import (
     ChatMessage,
@@ -156,11 +157,7 @@ CLOCK: list[Callable[[], float]] = [time.process_time]
 
 
 def _per_call_us(fn: Callable[[], object], calls: int) -> float:
-    clock = CLOCK[0]
-    start = clock()
-    for _ in range(calls):
-        fn()
-    return (clock() - start) / calls * 1e6
+    return per_call_us(fn, calls, CLOCK[0])
 
 
 def main() -> None:

@@ -23,11 +23,11 @@ import argparse
 import gc
 import json
 import statistics
-import time
 from collections.abc import Callable
 from typing import Any
 
 import openai
+from _timing import clock_for, per_call_us
 from opentelemetry import metrics, trace
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
@@ -115,16 +115,11 @@ def make_client(short: int, long: int) -> openai.OpenAI:
     )
 
 
-# CPU time of this thread by default: on a shared machine, time spent descheduled is
-# not ours and would drown a difference of a few microseconds (``--wall`` to compare).
-_clock: Callable[[], float] = time.thread_time
-
-
 def _per_call_us(fn: Callable[[], object], calls: int) -> float:
-    start = _clock()
-    for _ in range(calls):
-        fn()
-    return (_clock() - start) / calls * 1e6
+    return per_call_us(fn, calls, _clock[0])
+
+
+_clock = [clock_for(wall=False)]
 
 
 def main() -> None:
@@ -137,9 +132,7 @@ def main() -> None:
     parser.add_argument("--metrics", action="store_true", help="an SDK MeterProvider too")
     parser.add_argument("--wall", action="store_true", help="wall-clock time, not thread CPU time")
     args = parser.parse_args()
-    global _clock
-    if args.wall:
-        _clock = time.perf_counter
+    _clock[0] = clock_for(args.wall)
 
     exporter = InMemorySpanExporter()
     provider = TracerProvider()

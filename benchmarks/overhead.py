@@ -12,9 +12,9 @@ import argparse
 import gc
 import itertools
 import statistics
-import time
 from collections.abc import Callable
 
+from _timing import clock_for, per_call_us
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
@@ -30,16 +30,11 @@ def get_weather(city: str, units: str = "C") -> str:
     return f"{city}: 21 {units}"
 
 
-# CPU time of this thread by default: time spent descheduled on a shared machine is not
-# ours and would swamp a difference of a few microseconds (``--wall`` to compare).
-_clock: Callable[[], float] = time.thread_time
-
-
 def _per_call_us(fn: Callable[[], object], calls: int) -> float:
-    start = _clock()
-    for _ in range(calls):
-        fn()
-    return (_clock() - start) / calls * 1e6
+    return per_call_us(fn, calls, _clock[0])
+
+
+_clock = [clock_for(wall=False)]
 
 
 def main() -> None:
@@ -49,9 +44,7 @@ def main() -> None:
     parser.add_argument("--batch", action="store_true", help="BatchSpanProcessor instead of Simple")
     parser.add_argument("--wall", action="store_true", help="wall-clock time, not thread CPU time")
     args = parser.parse_args()
-    global _clock
-    if args.wall:
-        _clock = time.perf_counter
+    _clock[0] = clock_for(args.wall)
 
     exporter = InMemorySpanExporter()
     provider = TracerProvider()

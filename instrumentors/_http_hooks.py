@@ -11,7 +11,7 @@ import email.utils
 import math
 from collections.abc import Callable
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Final
 
 from instrumentors.telemetry import enclosing_tool, guard
 
@@ -74,9 +74,16 @@ def _parent_id(span: Any) -> int | None:
     return parent.span_id if parent is not None else None
 
 
-def httpx_response_hook(span: Any, request: Any, response: Any) -> None:
-    """``response_hook`` for opentelemetry-instrumentation-httpx (sync clients)."""
-    with guard("rolling up an httpx request"):
+_ROLL_UP_GUARD: Final = guard("rolling up an HTTP request onto its tool")
+
+
+def response_hook(span: Any, request: Any, response: Any) -> None:
+    """``response_hook`` for the httpx (sync clients) and requests instrumentations.
+
+    Both hand over a request with ``method`` and ``url`` and a response with
+    ``status_code`` and ``headers``.
+    """
+    with _ROLL_UP_GUARD:
         roll_up(
             _parent_id(span),
             request.method,
@@ -88,27 +95,15 @@ def httpx_response_hook(span: Any, request: Any, response: Any) -> None:
 
 async def httpx_async_response_hook(span: Any, request: Any, response: Any) -> None:
     """``async_response_hook`` for opentelemetry-instrumentation-httpx."""
-    httpx_response_hook(span, request, response)
-
-
-def requests_response_hook(span: Any, request: Any, response: Any) -> None:
-    """``response_hook`` for opentelemetry-instrumentation-requests."""
-    with guard("rolling up a requests request"):
-        roll_up(
-            _parent_id(span),
-            request.method,
-            request.url,
-            response.status_code,
-            header(response.headers, "retry-after"),
-        )
+    response_hook(span, request, response)
 
 
 _HOOKS: dict[str, dict[str, Callable[..., Any]]] = {
     "httpx": {
-        "response_hook": httpx_response_hook,
+        "response_hook": response_hook,
         "async_response_hook": httpx_async_response_hook,
     },
-    "requests": {"response_hook": requests_response_hook},
+    "requests": {"response_hook": response_hook},
 }
 
 

@@ -163,6 +163,13 @@ def _run_for(manager: Any) -> Run | None:
     return None
 
 
+def _guarded_run_for(manager: Any) -> Run | None:
+    """``_run_for``, where a telemetry bug means no run (the call goes on untraced)."""
+    with _GUARD:
+        return _run_for(manager)
+    return None
+
+
 def _set_config_context(
     wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> Any:
@@ -208,9 +215,7 @@ def _model_astream(base: type) -> Wrapper:
 def _generate_with_cache(
     wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> Any:
-    run = None
-    with _GUARD:
-        run = _run_for(kwargs.get("run_manager"))
+    run = _guarded_run_for(kwargs.get("run_manager"))
     if run is None:
         return wrapped(*args, **kwargs)
     probe = _probe(instance)
@@ -227,9 +232,7 @@ def _generate_with_cache(
 async def _agenerate_with_cache(
     wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> Any:
-    run = None
-    with _GUARD:
-        run = _run_for(kwargs.get("run_manager"))
+    run = _guarded_run_for(kwargs.get("run_manager"))
     if run is None:
         return await wrapped(*args, **kwargs)
     probe = _probe(instance)
@@ -310,9 +313,7 @@ async def _alookup(
 def _generate_helper(
     wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> Any:
-    run = None
-    with _GUARD:
-        run = _run_for(_first_manager(args, kwargs))
+    run = _guarded_run_for(_first_manager(args, kwargs))
     if run is None:
         return wrapped(*args, **kwargs)
     token = attach(run.context)
@@ -325,9 +326,7 @@ def _generate_helper(
 async def _agenerate_helper(
     wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> Any:
-    run = None
-    with _GUARD:
-        run = _run_for(_first_manager(args, kwargs))
+    run = _guarded_run_for(_first_manager(args, kwargs))
     if run is None:
         return await wrapped(*args, **kwargs)
     token = attach(run.context)

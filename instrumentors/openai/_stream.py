@@ -11,7 +11,7 @@ the stream is exhausted, closed, exited, fails or is garbage-collected.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
 import wrapt
@@ -152,6 +152,32 @@ def fail_run(run: Run, exc: BaseException, enriching: bool) -> None:
         run.fail(exc)
 
 
+def _ending_after(method: str) -> Callable[[Any], Any]:
+    """A proxy method that calls the wrapped object's ``method``, then ends the span."""
+
+    def ending(self: Any) -> Any:
+        try:
+            return getattr(self.__wrapped__, method)()
+        finally:
+            self._self_end()
+
+    ending.__name__ = method
+    return ending
+
+
+def _aending_after(method: str) -> Callable[[Any], Awaitable[Any]]:
+    """The async twin of ``_ending_after`` (``close`` / ``aclose`` of async streams)."""
+
+    async def ending(self: Any) -> Any:
+        try:
+            return await getattr(self.__wrapped__, method)()
+        finally:
+            self._self_end()
+
+    ending.__name__ = method
+    return ending
+
+
 class _StreamMixin(_Proxy):
     """Chunk and end logic shared by the sync and async stream proxies."""
 
@@ -226,11 +252,7 @@ class StreamProxy(_StreamMixin):
         finally:
             self._self_end()
 
-    def close(self) -> None:
-        try:
-            self.__wrapped__.close()
-        finally:
-            self._self_end()
+    close = _ending_after("close")
 
 
 class AsyncStreamProxy(_StreamMixin):
@@ -261,19 +283,10 @@ class AsyncStreamProxy(_StreamMixin):
         finally:
             self._self_end()
 
-    async def close(self) -> None:
-        try:
-            await self.__wrapped__.close()
-        finally:
-            self._self_end()
+    close = _aending_after("close")
 
     if _extract.ASYNC_STREAM_HAS_ACLOSE:
-
-        async def aclose(self) -> None:
-            try:
-                await self.__wrapped__.aclose()
-            finally:
-                self._self_end()
+        aclose = _aending_after("aclose")
 
 
 def end_helper_stream(helper: Any) -> None:
@@ -316,11 +329,7 @@ class ResponseProxy(_ResponseMixin):
     def parse(self, *args: Any, **kwargs: Any) -> Any:
         return self._self_parsed(self.__wrapped__.parse(*args, **kwargs))
 
-    def close(self) -> None:
-        try:
-            self.__wrapped__.close()
-        finally:
-            self._self_end()
+    close = _ending_after("close")
 
 
 class AsyncResponseProxy(_ResponseMixin):
@@ -329,8 +338,4 @@ class AsyncResponseProxy(_ResponseMixin):
     async def parse(self, *args: Any, **kwargs: Any) -> Any:
         return self._self_parsed(await self.__wrapped__.parse(*args, **kwargs))
 
-    async def close(self) -> None:
-        try:
-            await self.__wrapped__.close()
-        finally:
-            self._self_end()
+    close = _aending_after("close")
