@@ -12,6 +12,8 @@ from langchain_core.outputs import ChatResult
 from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan
 
+from tests import _spans
+
 try:
     from langgraph.checkpoint.memory import InMemorySaver
 except ImportError:  # langgraph 0.2
@@ -105,12 +107,7 @@ def one(spans: Sequence[ReadableSpan], name: str) -> ReadableSpan:
 
 
 def parent_of(spans: Sequence[ReadableSpan], span: ReadableSpan) -> ReadableSpan | None:
-    if span.parent is None:
-        return None
-    for candidate in spans:
-        if candidate.context.span_id == span.parent.span_id:
-            return candidate
-    return None
+    return _spans.parent_of(span, spans)
 
 
 def ancestors(spans: Sequence[ReadableSpan], span: ReadableSpan) -> list[str]:

@@ -12,9 +12,7 @@ from langchain_core.messages import AIMessage
 from langchain_core.outputs import ChatGeneration, LLMResult
 
 from instrumentors.langchain import _extract
-from instrumentors.links import registry
-from instrumentors.telemetry import LLMRun, Telemetry
-from tests._spans import ended_run
+from tests._spans import lean_and_general
 
 
 def _result(message: AIMessage, llm_output: dict[str, Any] | None = None, **info: Any) -> Any:
@@ -61,14 +59,8 @@ CASES = {
 def test_lean_result_path_matches_the_general_one(
     exporter, monkeypatch: pytest.MonkeyPatch, response: Any
 ) -> None:
-    tel = Telemetry("parity")
-    results = []
-    for lean in (True, False):
-        registry.clear()
-        if not lean:
-            monkeypatch.setattr(LLMRun, "lean_values", property(lambda self: None))
-        run = tel.llm("openai", "gpt-4o")
-        _extract.llm_result(run, response)
-        results.append(ended_run(run, exporter))
-    assert results[0] == results[1]
-    assert "gen_ai.response.id" in results[0][0] or response is CASES["nothing known"]
+    lean, general = lean_and_general(
+        exporter, monkeypatch, lambda run: _extract.llm_result(run, response)
+    )
+    assert lean == general
+    assert "gen_ai.response.id" in lean[0] or response is CASES["nothing known"]

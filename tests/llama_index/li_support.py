@@ -15,8 +15,9 @@ from llama_index.core.llms import ChatMessage, ChatResponse, CompletionResponse,
 from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
 from llama_index.core.llms.function_calling import FunctionCallingLLM
 from llama_index.core.llms.llm import ToolSelection
-from opentelemetry.sdk.trace import ReadableSpan
 from pydantic import PrivateAttr
+
+from tests._spans import by_name, one, parent_of  # noqa: F401 - re-exported to the tests
 
 USAGE = {"prompt_tokens": 3, "completion_tokens": 2}
 
@@ -180,24 +181,3 @@ def add(a: int, b: int) -> int:
 def boom(x: int) -> int:
     """Always fails."""
     raise ValueError(f"boom {x}")
-
-
-def by_name(spans: Sequence[ReadableSpan], name: str) -> list[ReadableSpan]:
-    """Finished spans with this name, in start order."""
-    return sorted((s for s in spans if s.name == name), key=lambda s: s.start_time or 0)
-
-
-def one(spans: Sequence[ReadableSpan], name: str) -> ReadableSpan:
-    """The single finished span with this name."""
-    (span,) = by_name(spans, name)
-    return span
-
-
-def parent_of(span: ReadableSpan, spans: Sequence[ReadableSpan]) -> ReadableSpan | None:
-    """The finished span that is ``span``'s parent, if any."""
-    if span.parent is None:
-        return None
-    for candidate in spans:
-        if candidate.context.span_id == span.parent.span_id:
-            return candidate
-    return None

@@ -2,25 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 
-from tests.mcp._procs import ROOT
+from tests._examples import run_example
 
 
 def test_agent_and_tool_server_print_one_trace() -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
-    done = subprocess.run(
-        [sys.executable, os.path.join(ROOT, "examples", "mcp", "agent.py")],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        check=True,
-        cwd=ROOT,
-    )
+    done = run_example("mcp", "agent.py", timeout=120)
     err = done.stderr
     assert "Paris: 21°C, sunny" in done.stdout
     assert "tool error:" in done.stdout

@@ -6,9 +6,8 @@ from typing import Any
 
 import pytest
 
-from instrumentors.links import registry
 from instrumentors.telemetry import Telemetry
-from tests._spans import ended_run
+from tests._spans import lean_and_general
 
 pytest.importorskip("openai.types.chat")
 
@@ -76,20 +75,11 @@ CASES = {
 
 
 @pytest.mark.parametrize("completion", list(CASES.values()), ids=list(CASES))
-def test_lean_response_path_matches_the_general_one(exporter, completion) -> None:
-    tel = Telemetry("parity")
-    results = []
-    for lean in (True, False):
-        registry.clear()
-        run = tel.llm("openai", "gpt-4o", server_address="api.test", server_port=443)
-        values = run.lean_values
-        assert values is not None  # the default mode's run
-        if lean:
-            _extract._lean_chat_response(run, values, completion)
-        else:
-            _extract._chat_response(run, completion)
-        results.append(ended_run(run, exporter))
-    assert results[0] == results[1]
+def test_lean_response_path_matches_the_general_one(exporter, monkeypatch, completion) -> None:
+    lean, general = lean_and_general(
+        exporter, monkeypatch, lambda run: _extract.chat_response(run, completion)
+    )
+    assert lean == general
 
 
 def test_content_capture_takes_the_general_path(exporter, settings_env) -> None:
@@ -152,21 +142,15 @@ STREAM = [
 
 def test_lean_stream_end_matches_the_general_one(exporter, monkeypatch) -> None:
     from instrumentors.openai import _stream
-    from instrumentors.telemetry import LLMRun
 
-    tel = Telemetry("parity")
-    results = []
-    for lean in (True, False):
-        registry.clear()
-        if not lean:
-            monkeypatch.setattr(LLMRun, "lean_values", property(lambda self: None))
-        run = tel.llm("openai", "gpt-4o")
+    def stream_end(run: Any) -> None:
         accumulator = _stream.ChatAccumulator(run)
         for chunk in STREAM:
             accumulator.add(chunk)
         accumulator.apply(run)
-        results.append(ended_run(run, exporter))
-    assert results[0] == results[1]
-    attributes, links = results[0]
+
+    lean, general = lean_and_general(exporter, monkeypatch, stream_end)
+    assert lean == general
+    attributes, links = lean
     assert attributes["gen_ai.usage.cache_read.input_tokens"] == 3
     assert links == {"s1": True}

@@ -1,0 +1,27 @@
+"""Running an example script the way a new user would: its own process, no OTEL_/OPENAI_ env."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_example(*path: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    """Run ``examples/<path>`` offline; fail on a non-zero exit or a traceback."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "OPENAI_"))}
+    result = subprocess.run(
+        [sys.executable, str(ROOT.joinpath("examples", *path))],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+        check=False,
+        cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
+    return result
