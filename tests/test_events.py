@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 import pytest
@@ -18,6 +17,7 @@ from opentelemetry.trace import (
 import instrumentors
 from instrumentors import config, events, params, semconv
 from instrumentors.links import DEFAULT_CAPACITY, ToolCallLinks, registry
+from tests._threads import run_in_threads
 
 SENTINEL = "sentinel-7d41e2-raw-cache-key"
 
@@ -502,26 +502,14 @@ def test_process_registry_is_a_capped_toolcalllinks() -> None:
 def test_register_from_eight_threads() -> None:
     links = ToolCallLinks(capacity=100_000)
     per_thread = 500
-    barrier = threading.Barrier(8)
-    errors: list[BaseException] = []
 
     def work(t: int) -> None:
-        try:
-            barrier.wait()
-            for i in range(per_thread):
-                n = t * per_thread + i
-                links.register(f"t{t}-{i}", ctx(n))
-                assert links.lookup(f"t{t}-{i}") == ctx(n)
-        except BaseException as exc:
-            errors.append(exc)
+        for i in range(per_thread):
+            n = t * per_thread + i
+            links.register(f"t{t}-{i}", ctx(n))
+            assert links.lookup(f"t{t}-{i}") == ctx(n)
 
-    threads = [threading.Thread(target=work, args=(t,)) for t in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-
-    assert errors == []
+    assert run_in_threads(work, 8) == []
     assert len(links) == 8 * per_thread
     for t in range(8):
         for i in range(per_thread):
@@ -530,25 +518,13 @@ def test_register_from_eight_threads() -> None:
 
 def test_capped_registration_from_eight_threads() -> None:
     links = ToolCallLinks(capacity=50)
-    barrier = threading.Barrier(8)
-    errors: list[BaseException] = []
 
     def work(t: int) -> None:
-        try:
-            barrier.wait()
-            for i in range(1000):
-                links.register(f"t{t}-{i}", ctx(t * 1000 + i))
-                links.lookup(f"t{(t + 1) % 8}-{i}")
-        except BaseException as exc:
-            errors.append(exc)
+        for i in range(1000):
+            links.register(f"t{t}-{i}", ctx(t * 1000 + i))
+            links.lookup(f"t{(t + 1) % 8}-{i}")
 
-    threads = [threading.Thread(target=work, args=(t,)) for t in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-
-    assert errors == []
+    assert run_in_threads(work, 8) == []
     assert len(links) == 50
     # Only recent ids survive: each thread registered 50 more after anything older.
     survivors = [f"t{t}-{i}" for t in range(8) for i in range(1000) if links.lookup(f"t{t}-{i}")]

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import gc
 import re
-import threading
 
 import pytest
 from opentelemetry import trace
@@ -17,6 +15,7 @@ from opentelemetry.trace import SpanKind, StatusCode
 import instrumentors
 from instrumentors import config, params, semconv, telemetry
 from instrumentors.links import registry
+from tests._threads import run_in_threads
 
 SENTINEL = "sentinel-3f9a1c-raw-value"
 
@@ -295,17 +294,10 @@ async def test_concurrent_async_tools_keep_their_parents(exporter) -> None:
 def test_threads_with_copied_context(exporter) -> None:
     results: list[str] = []
     with instrumentors.agent_step("fan-out"), instrumentors.session("s-threads"):
-        threads = [
-            threading.Thread(
-                target=contextvars.copy_context().run,
-                args=(lambda: results.append(get_weather("Paris")),),
-            )
-            for _ in range(8)
-        ]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        errors = run_in_threads(
+            lambda _: results.append(get_weather("Paris")), 8, copy_context=True
+        )
+    assert errors == []
     spans = exporter.get_finished_spans()
     (step,) = [s for s in spans if s.name == "fan-out"]
     tools = [s for s in spans if s.name == "execute_tool get_weather"]

@@ -58,6 +58,19 @@ def boom(x: int) -> int:
     raise ValueError("tool exploded")
 
 
+def _two_parallel_calls(tool_name: str) -> ScriptedChat:
+    """A model that asks for ``tool_name`` twice in one message (Paris, Oslo), then answers."""
+    return ScriptedChat(
+        responses=[
+            calling(
+                tool_call(tool_name, {"city": "Paris"}, "c1"),
+                tool_call(tool_name, {"city": "Oslo"}, "c2"),
+            ),
+            answer("done"),
+        ]
+    )
+
+
 def _question() -> dict[str, Any]:
     return {"messages": [HumanMessage("what is 1+2?")]}
 
@@ -144,15 +157,7 @@ def test_parallel_tool_calls_in_threads(exporter: Any) -> None:
         SEEN.append((city, current_span_name()))
         return city
 
-    model = ScriptedChat(
-        responses=[
-            calling(
-                tool_call("where", {"city": "Paris"}, "c1"),
-                tool_call("where", {"city": "Oslo"}, "c2"),
-            ),
-            answer("done"),
-        ]
-    )
+    model = _two_parallel_calls("where")
     _, factory = AGENT_FACTORIES[0]
     factory(model, [where]).invoke(_question())
 
@@ -394,15 +399,7 @@ def test_parallel_async_tools(exporter: Any) -> None:
         SEEN.append((city, current_span_name()))
         return city
 
-    model = ScriptedChat(
-        responses=[
-            calling(
-                tool_call("fetch", {"city": "Paris"}, "c1"),
-                tool_call("fetch", {"city": "Oslo"}, "c2"),
-            ),
-            answer("done"),
-        ]
-    )
+    model = _two_parallel_calls("fetch")
     _, factory = AGENT_FACTORIES[0]
     asyncio.run(factory(model, [fetch]).ainvoke(_question()))
     spans = exporter.get_finished_spans()

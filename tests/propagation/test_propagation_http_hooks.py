@@ -34,24 +34,24 @@ def assert_rolled_up(tool: ReadableSpan, url: str, status: int) -> None:
     assert attributes["http.response.status_code"] == attributes["http.status_code"] == status
 
 
-@pytest.fixture
-def httpx_instrumented() -> Iterator[Any]:
-    pytest.importorskip("httpx")
-    module = pytest.importorskip("opentelemetry.instrumentation.httpx")
-    instrumentor = module.HTTPXClientInstrumentor()
-    instrumentor.instrument(**hook_kwargs("httpx"))
+def _official(library: str, instrumentor_class: str) -> Iterator[Any]:
+    """The official instrumentation of ``library`` with our roll-up hooks, undone after."""
+    pytest.importorskip(library)
+    module = pytest.importorskip(f"opentelemetry.instrumentation.{library}")
+    instrumentor = getattr(module, instrumentor_class)()
+    instrumentor.instrument(**hook_kwargs(library))
     yield instrumentor
     instrumentor.uninstrument()
+
+
+@pytest.fixture
+def httpx_instrumented() -> Iterator[Any]:
+    yield from _official("httpx", "HTTPXClientInstrumentor")
 
 
 @pytest.fixture
 def requests_instrumented() -> Iterator[Any]:
-    pytest.importorskip("requests")
-    module = pytest.importorskip("opentelemetry.instrumentation.requests")
-    instrumentor = module.RequestsInstrumentor()
-    instrumentor.instrument(**hook_kwargs("requests"))
-    yield instrumentor
-    instrumentor.uninstrument()
+    yield from _official("requests", "RequestsInstrumentor")
 
 
 def test_httpx_sync_roll_up_and_rate_limit(

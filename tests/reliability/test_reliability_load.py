@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import contextvars
-import threading
 
 import instrumentors
 from instrumentors import semconv
+from tests._threads import run_in_threads
 
 
 @instrumentors.tool
@@ -41,22 +40,12 @@ async def test_thousand_concurrent_asyncio_tool_calls(exporter) -> None:
 
 
 def test_thirty_two_threads(exporter) -> None:
-    errors: list[BaseException] = []
-
     def worker(n: int) -> None:
-        try:
-            with instrumentors.session(f"t-{n}"), instrumentors.agent_step(f"thread-{n}"):
-                for i in range(50):
-                    assert compute(i) == i * 2
-        except BaseException as exc:  # pragma: no cover - reported below
-            errors.append(exc)
+        with instrumentors.session(f"t-{n}"), instrumentors.agent_step(f"thread-{n}"):
+            for i in range(50):
+                assert compute(i) == i * 2
 
-    threads = [threading.Thread(target=worker, args=(n,)) for n in range(32)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors
+    assert run_in_threads(worker, 32) == []
     spans = exporter.get_finished_spans()
     steps = {s.context.span_id: s for s in spans if s.name.startswith("thread-")}
     tools = [s for s in spans if s.name == "execute_tool compute"]
@@ -68,14 +57,7 @@ def test_thirty_two_threads(exporter) -> None:
 
 def test_threads_with_copied_context_share_the_parent(exporter) -> None:
     with instrumentors.agent_step("fan-out"):
-        ctx_threads = [
-            threading.Thread(target=contextvars.copy_context().run, args=(compute, i))
-            for i in range(32)
-        ]
-        for t in ctx_threads:
-            t.start()
-        for t in ctx_threads:
-            t.join()
+        assert run_in_threads(compute, 32, copy_context=True) == []
     spans = exporter.get_finished_spans()
     (root,) = [s for s in spans if s.name == "fan-out"]
     assert all(
