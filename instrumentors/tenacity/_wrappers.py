@@ -1,31 +1,20 @@
-"""``TenacityInstrumentor``: every tenacity retry becomes a ``retry.attempted`` event.
-
-Hooks ``BaseRetrying.iter`` (and the async ``AsyncRetrying.iter``): a call that
-returns ``DoSleep`` means one retry is about to happen after the attempt that
-just failed; a call that raises means tenacity gave up. Covers ``Retrying``,
-``AsyncRetrying``, ``@retry`` and LangChain's ``.with_retry()``.
-"""
+"""tenacity wrappers: a ``DoSleep`` from ``iter`` is one retry; an exception, giving up."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Collection
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, Final
 
 from opentelemetry import trace
-from opentelemetry.instrumentation.instrumentor import (  # type: ignore[attr-defined]
-    BaseInstrumentor,
-)
-from opentelemetry.instrumentation.utils import is_instrumentation_enabled, unwrap
-from wrapt import wrap_function_wrapper
+from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 
 from instrumentors import semconv
+from instrumentors._patching import Patch, fixed
 from instrumentors.events import error_type, record_retry
 from instrumentors.telemetry import guard
 
 _logger = logging.getLogger(__name__)
-
-_instruments = ("tenacity >= 8.2",)
 
 
 def _on_result(retry_state: Any, result: Any) -> None:
@@ -91,19 +80,8 @@ def _async_iter(
     return traced()
 
 
-class TenacityInstrumentor(BaseInstrumentor):  # type: ignore[misc]
-    """Adds ``retry.attempted`` events for tenacity retries to the current span."""
-
-    def instrumentation_dependencies(self) -> Collection[str]:
-        return _instruments
-
-    def _instrument(self, **kwargs: Any) -> None:
-        wrap_function_wrapper("tenacity", "BaseRetrying.iter", _sync_iter)
-        wrap_function_wrapper("tenacity.asyncio", "AsyncRetrying.iter", _async_iter)
-
-    def _uninstrument(self, **kwargs: Any) -> None:
-        import tenacity
-        import tenacity.asyncio
-
-        unwrap(tenacity.BaseRetrying, "iter")
-        unwrap(tenacity.asyncio.AsyncRetrying, "iter")
+PATCHES: Final[tuple[Patch[Any], ...]] = (
+    Patch("tenacity", "BaseRetrying.iter", fixed(_sync_iter)),
+    # tenacity 9 overrides iter for asyncio; 8.x has no such module (the row waits, harmlessly).
+    Patch("tenacity.asyncio", "AsyncRetrying.iter", fixed(_async_iter)),
+)
