@@ -1,12 +1,14 @@
-"""The telemetry bridge, imported on first use: ``import instrumentors`` stays light.
+"""The telemetry core and the suppression check, imported on first use.
 
-opentelemetry-util-genai and everything behind it cost more to import than the
-OpenTelemetry SDK itself; a program that only decorates its tools pays for it
-at its first tool call, not at start-up.
+``import instrumentors`` stays light: a program that only decorates its tools
+pays for the core (and for ``opentelemetry.instrumentation``, whose public
+``is_instrumentation_enabled`` is the suppression check) at its first tool
+call, not at start-up.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import ModuleType
 from typing import TYPE_CHECKING
 
@@ -14,15 +16,24 @@ if TYPE_CHECKING:
     from instrumentors.telemetry import Telemetry
 
 _module: ModuleType | None = None
+_enabled: Callable[[], bool] | None = None
 
 
 def default_telemetry() -> Telemetry:
-    """``instrumentors.telemetry.default()``, importing the bridge the first time."""
+    """``instrumentors.telemetry.default()``, importing the core the first time."""
     module = _module
     if module is None:
         module = _load()
     telemetry: Telemetry = module.default()
     return telemetry
+
+
+def instrumentation_enabled() -> bool:
+    """False inside ``suppress_instrumentation()`` (the public OpenTelemetry check)."""
+    check = _enabled
+    if check is None:
+        check = _load_check()
+    return check()
 
 
 def _load() -> ModuleType:
@@ -31,3 +42,11 @@ def _load() -> ModuleType:
 
     _module = telemetry
     return telemetry
+
+
+def _load_check() -> Callable[[], bool]:
+    global _enabled
+    from opentelemetry.instrumentation.utils import is_instrumentation_enabled
+
+    _enabled = is_instrumentation_enabled
+    return is_instrumentation_enabled

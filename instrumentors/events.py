@@ -14,6 +14,7 @@ from opentelemetry.trace import Span, Status, StatusCode
 from opentelemetry.util.types import AttributeValue
 
 from instrumentors import semconv
+from instrumentors._errors import error_type, record_exception, safe_message
 from instrumentors.params import hash_params
 
 _logger = logging.getLogger(__name__)
@@ -27,12 +28,6 @@ _CIRCUIT_EVENTS = {
     "closed": semconv.EVENT_CIRCUIT_CLOSED,
     "close": semconv.EVENT_CIRCUIT_CLOSED,
 }
-
-
-def error_type(exc: BaseException | type[BaseException]) -> str:
-    """The ``error.type`` value: the exception class's ``__qualname__``."""
-    kind = exc if isinstance(exc, type) else type(exc)
-    return kind.__qualname__
 
 
 def _put(attributes: dict[str, AttributeValue], key: str, value: Any, kind: type[Any]) -> None:
@@ -120,8 +115,8 @@ def record_error(exc: BaseException, span: Span | None = None) -> bool:
         target = _target(span)
         if target is None:
             return False
-        target.record_exception(exc)
-        target.set_status(Status(StatusCode.ERROR, str(exc) or error_type(exc)))
+        record_exception(target, exc)
+        target.set_status(Status(StatusCode.ERROR, safe_message(exc) or error_type(exc)))
         target.set_attribute(semconv.ERROR_TYPE, error_type(exc))
         return True
     except Exception:

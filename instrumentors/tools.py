@@ -14,12 +14,11 @@ from contextvars import ContextVar
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, TypeVar, cast, overload
 
-from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, get_value
 from opentelemetry.trace import get_current_span
 
 from instrumentors import semconv
 from instrumentors._generators import traced_async_generator, traced_generator
-from instrumentors._lazy import default_telemetry
+from instrumentors._lazy import default_telemetry, instrumentation_enabled
 
 if TYPE_CHECKING:
     from instrumentors.telemetry import ToolRun, ToolTemplate
@@ -168,14 +167,13 @@ def _start(
             )
         if tel.will_record():
             return tel.tool(
-                spec.name,
+                template,
                 call_id=_take_call_id(),
                 attach=attach,
-                template=template,
                 params=spec.bind(args, kwargs),
                 recording=True,
             )
-        run = tel.tool(spec.name, call_id=_take_call_id(), attach=attach, template=template)
+        run = tel.tool(template, call_id=_take_call_id(), attach=attach)
         if run.span.is_recording():
             run.set_params(spec.bind(args, kwargs))
         return run
@@ -191,7 +189,7 @@ def _wrap(func: Callable[..., Any], spec: _ToolSpec) -> Callable[..., Any]:
 
         @functools.wraps(func)
         def agen_wrapper(*args: Any, **kwargs: Any) -> Any:
-            if get_value(_SUPPRESS_INSTRUMENTATION_KEY):
+            if not instrumentation_enabled():
                 return func(*args, **kwargs)
             run = _start(spec, args, kwargs, attach=False)
             agen = func(*args, **kwargs)
@@ -203,7 +201,7 @@ def _wrap(func: Callable[..., Any], spec: _ToolSpec) -> Callable[..., Any]:
 
         @functools.wraps(func)
         def gen_wrapper(*args: Any, **kwargs: Any) -> Any:
-            if get_value(_SUPPRESS_INSTRUMENTATION_KEY):
+            if not instrumentation_enabled():
                 return func(*args, **kwargs)
             run = _start(spec, args, kwargs, attach=False)
             gen = func(*args, **kwargs)
@@ -215,7 +213,7 @@ def _wrap(func: Callable[..., Any], spec: _ToolSpec) -> Callable[..., Any]:
 
         @functools.wraps(func)
         async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
-            if get_value(_SUPPRESS_INSTRUMENTATION_KEY):
+            if not instrumentation_enabled():
                 return await func(*args, **kwargs)
             run = _start(spec, args, kwargs, attach=True)
             if run is None:
@@ -232,7 +230,7 @@ def _wrap(func: Callable[..., Any], spec: _ToolSpec) -> Callable[..., Any]:
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        if get_value(_SUPPRESS_INSTRUMENTATION_KEY):
+        if not instrumentation_enabled():
             return func(*args, **kwargs)
         run = _start(spec, args, kwargs, attach=True)
         if run is None:

@@ -206,85 +206,72 @@ def test_enriching_run_leaves_the_error_to_the_owning_layer(exporter) -> None:
 
 
 @pytest.mark.parametrize("failure", [False, True])
-def test_lean_chat_matches_util_genai(exporter, metric_reader, failure: bool) -> None:
-    """The lean chat lifecycle (default mode) and util-genai's give the same span and metrics."""
-    from instrumentors.telemetry._llm import LLMRun, new_inference
-
-    tel = Telemetry("parity")
-    results = []
-    for lean in (True, False):
-        inv = new_inference(
-            tel._handler, "openai", request_model="gpt-4o", server_address="api.test",
-            server_port=443, operation_name="chat", context=None, attach=True,
-            conversation_id="conv-1", lean=lean,
-        )  # fmt: skip
-        run = LLMRun(inv, tel.config)
-        run.set_request(temperature=0.5, max_tokens=64, seed=3, stop_sequences=["x"], stream=True)
-        run.record_chunk()
-        run.set_response(response_id="r1", model="gpt-4o-2024", finish_reasons=["tool_calls"])
-        run.set_usage(
-            input_tokens=10, output_tokens=4, cache_read_input_tokens=2, reasoning_tokens=1
-        )
-        run.register_tool_calls([ToolCallRequest(name="f", id=f"call-{lean}")])
-        if failure:
-            run.fail(TimeoutError("slow"))
-        else:
-            run.stop()
-        (span,) = exporter.get_finished_spans()
-        exporter.clear()
-        attrs = dict(span.attributes)
-        attrs.pop(semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK)
-        attrs.pop(semconv.GEN_AI_RESPONSE_TOOL_CALL_IDS)
-        results.append(
-            (span.name, span.kind, span.status.status_code, attrs, [e.name for e in span.events])
-        )
-    assert results[0] == results[1]
-    assert results[0][2] is (StatusCode.ERROR if failure else StatusCode.UNSET)
+def test_chat_run_span_and_metrics(exporter, metric_reader, failure: bool) -> None:
+    """One lifecycle: the span's attributes, status and the GenAI duration and token metrics."""
+    tel = Telemetry("chat-metrics")
+    run = tel.llm("openai", "gpt-4o", server_address="api.test", server_port=443)
+    run.set_request(temperature=0.5, max_tokens=64, seed=3, stop_sequences=["x"], stream=True)
+    run.record_chunk()
+    run.set_response(response_id="r1", model="gpt-4o-2024", finish_reasons=["tool_calls"])
+    run.set_usage(input_tokens=10, output_tokens=4, cache_read_input_tokens=0, reasoning_tokens=1)
+    run.register_tool_calls([ToolCallRequest(name="f", id="call-m")])
+    if failure:
+        run.fail(TimeoutError("slow"))
+    else:
+        run.stop()
+    (span,) = exporter.get_finished_spans()
+    a = span.attributes
+    assert span.name == "chat gpt-4o" and span.kind is SpanKind.CLIENT
+    assert span.status.status_code is (StatusCode.ERROR if failure else StatusCode.UNSET)
+    assert a["gen_ai.request.stop_sequences"] == ("x",) and a["gen_ai.request.stream"] is True
+    assert a[semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] == 0  # a reported zero is a fact
+    assert a[semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] >= 0
+    assert (semconv.ERROR_TYPE in a) is failure
+    assert [e.name for e in span.events] == (["exception"] if failure else [])
     points = {
         (metric.name, tuple(sorted(point.attributes.items()))): point
         for rm in metric_reader.get_metrics_data().resource_metrics
         for sm in rm.scope_metrics
-        if sm.scope.name == "parity"
+        if sm.scope.name == "chat-metrics"
         for metric in sm.metrics
         for point in metric.data.data_points
-        if point.attributes.get(semconv.SERVER_ADDRESS) == "api.test"
     }
-    names = {name for name, _ in points}
-    assert {"gen_ai.client.operation.duration", "gen_ai.client.token.usage"} <= names
-    # Both paths recorded into the same series (same attributes): each counted twice.
-    assert all(point.count % 2 == 0 for point in points.values() if hasattr(point, "count"))
+    expected_base = {
+        "gen_ai.operation.name": "chat",
+        "gen_ai.provider.name": "openai",
+        "gen_ai.request.model": "gpt-4o",
+        "gen_ai.response.model": "gpt-4o-2024",
+        "server.address": "api.test",
+        "server.port": 443,
+    }
+    if failure:
+        expected_base["error.type"] = "TimeoutError"
+    duration = tuple(sorted(expected_base.items()))
+    tokens = {
+        tuple(sorted({**expected_base, "gen_ai.token.type": kind}.items()))
+        for kind in ("input", "output")
+    }
+    assert ("gen_ai.client.operation.duration", duration) in points
+    assert {("gen_ai.client.token.usage", t) for t in tokens} <= set(points)
+    usage_sums = sorted(points[("gen_ai.client.token.usage", t)].sum for t in tokens)
+    assert usage_sums == [4, 10]
+    assert any(name == "gen_ai.client.operation.time_to_first_chunk" for name, _ in points)
 
 
-def test_lean_chat_is_enriched_by_an_inner_util_genai_layer(exporter) -> None:
-    from opentelemetry.util.genai.handler import TelemetryHandler
-
+def test_inner_layer_content_fills_what_the_owner_did_not_capture(exporter, settings_env) -> None:
+    settings_env(OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT="SPAN_ONLY")
     outer = Telemetry("framework").llm("openai", "gpt-4o")
-    inner = TelemetryHandler().inference("openai", request_model="gpt-4o", server_address="a.b")
-    inner.response_id = "chatcmpl-7"
-    inner.input_tokens = 9
+    inner = Telemetry("sdk").llm("openai", "gpt-4o")
+    inner.set_messages(
+        inputs=[Message(role="user", text="inner question")],
+        outputs=[Message(role="assistant", text="inner answer")],
+    )
     inner.stop()
+    outer.set_messages(inputs=[Message(role="user", text="outer question")])
     outer.stop()
     (span,) = exporter.get_finished_spans()
-    assert span.attributes[semconv.GEN_AI_RESPONSE_ID] == "chatcmpl-7"
-    assert span.attributes[semconv.GEN_AI_USAGE_INPUT_TOKENS] == 9
-    assert span.attributes[semconv.SERVER_ADDRESS] == "a.b"
-
-
-def test_inference_data_copy_is_a_fresh_default_instance() -> None:
-    """The cheap per-call InferenceData equals ``InferenceData()`` and shares no containers."""
-    from opentelemetry.util.genai.invocation import InferenceData
-
-    from instrumentors.telemetry._chat import new_inference_data, was_published
-
-    first, second = new_inference_data(), new_inference_data()
-    assert isinstance(first, InferenceData)
-    assert first.__dict__ == InferenceData().__dict__ == second.__dict__
-    assert not was_published(first)
-    first.response_id = "r1"  # what util-genai's merge does for each field it publishes
-    assert was_published(first) and not was_published(second)
-    first.attributes["k"] = "v"
-    first.metric_attributes["k"] = "v"
-    assert second.attributes == {} and second.metric_attributes == {}
+    assert "outer question" in span.attributes["gen_ai.input.messages"]
+    assert "inner answer" in span.attributes["gen_ai.output.messages"]
 
 
 def test_chat_spans_of_one_shape_share_nothing_mutable(exporter) -> None:
@@ -312,7 +299,7 @@ def test_chat_metrics_are_skipped_only_where_nothing_records() -> None:
     from opentelemetry.sdk.metrics import MeterProvider
     from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
-    from instrumentors.telemetry._chat import metrics_recorded
+    from instrumentors.telemetry import metrics_recorded
 
     assert not metrics_recorded(NoOpMeterProvider().get_meter("t").create_histogram("h"))
     proxy_provider = _ProxyMeterProvider()
@@ -330,7 +317,7 @@ def test_tools_without_a_template_share_a_bounded_cached_one(exporter, monkeypat
 
     tel = Telemetry("templates")
     for description in ("adds", "adds", "sums"):
-        tel.tool("add", description=description, tool_type="extension").stop()
+        tel.tool(tel.tool_template("add", "extension", description)).stop()
     assert len(tel._templates) == 2
     spans = exporter.get_finished_spans()
     descriptions = [s.attributes[semconv.GEN_AI_TOOL_DESCRIPTION] for s in spans]

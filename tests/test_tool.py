@@ -8,8 +8,7 @@ import re
 
 import pytest
 from opentelemetry import trace
-from opentelemetry.context import attach, detach, set_value
-from opentelemetry.instrumentation.utils import _SUPPRESS_INSTRUMENTATION_KEY
+from opentelemetry.instrumentation.utils import suppress_instrumentation
 from opentelemetry.trace import SpanKind, StatusCode
 
 import instrumentors
@@ -401,17 +400,14 @@ async def test_async_generator(exporter) -> None:
 
 
 def test_suppressed_instrumentation_makes_no_span(exporter) -> None:
-    token = attach(set_value(_SUPPRESS_INSTRUMENTATION_KEY, True))
-    try:
+    with suppress_instrumentation():
         assert get_weather("Paris") == "Paris: 21 C"
-    finally:
-        detach(token)
     assert exporter.get_finished_spans() == ()
 
 
 def test_unsampled_skips_parameter_work(exporter, unsampled, monkeypatch) -> None:
     calls = []
-    monkeypatch.setattr(telemetry._runs, "hash_params", lambda *a, **k: calls.append(a) or "x")
+    monkeypatch.setattr(telemetry._tool, "hash_params", lambda *a, **k: calls.append(a) or "x")
     assert get_weather("Paris") == "Paris: 21 C"
     assert exporter.get_finished_spans() == ()
     assert calls == []
@@ -424,7 +420,7 @@ def test_telemetry_bug_does_not_break_the_call(exporter, monkeypatch) -> None:
     monkeypatch.setattr(telemetry.Telemetry, "tool", broken)
     assert get_weather("Paris") == "Paris: 21 C"
     monkeypatch.undo()
-    monkeypatch.setattr(telemetry._runs, "hash_params", broken)
+    monkeypatch.setattr(telemetry._tool, "hash_params", broken)
     assert get_weather("Paris") == "Paris: 21 C"
     (span,) = exporter.get_finished_spans()  # the span survives the failed hash
     assert span.name == "execute_tool get_weather"

@@ -1,68 +1,53 @@
-"""The single bridge between invocation records and spans, events and metrics.
+"""The one place that turns invocation records into spans, events and metrics.
 
-Every call into ``opentelemetry-util-genai`` (a beta API that changes between
-minor releases) lives in this sub-package. On top of it we add what it lacks:
-session ids, parameter hashing and capture, the ``tool.name`` alias, span
-links from tool calls to the chat span that requested them, the
-``exception`` event, step spans, and the one-span-per-call merge for tools.
+``Telemetry`` starts runs, one lifecycle per kind of span (chat / text completion,
+embeddings, tool, retrieval, agent, step), on the public OpenTelemetry API only:
+the tracer, the meter, context and baggage, the semantic-conventions constants.
+Frameworks hand it records; it decides names, attributes, content capture,
+hashing, links, the one-span-per-call merge across layers and metrics.
 """
 
 from __future__ import annotations
 
-import logging
-import os
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
 from typing import Any, Final
 
 from opentelemetry import trace
 from opentelemetry.context import Context
-from opentelemetry.metrics import Histogram, MeterProvider
+from opentelemetry.metrics import MeterProvider
 from opentelemetry.trace import SpanKind, Tracer, TracerProvider
-from opentelemetry.util.genai.handler import TelemetryHandler
-from opentelemetry.util.genai.invocation import GenAIInvocation
-from opentelemetry.util.genai.types import ContentCapturingMode
 from opentelemetry.util.types import AttributeValue
 
 from instrumentors import semconv
-from instrumentors.config import CAPTURE_MESSAGE_CONTENT, Settings, settings
-from instrumentors.links import registry as link_registry
+from instrumentors.config import Settings, settings
 from instrumentors.params import truncate
 from instrumentors.session import context_with_session, current_session_id, normalize_session_id
-from instrumentors.telemetry._chat import LeanChat, metrics_recorded
-from instrumentors.telemetry._guard import START_GUARD as _START_GUARD
+from instrumentors.telemetry._chat import EnrichingLLMRun, LLMRun, owning_chat
+from instrumentors.telemetry._content import ContentPolicy, Message, ToolCallRequest
 from instrumentors.telemetry._guard import guard
-from instrumentors.telemetry._llm import LLMRun, Message, ToolCallRequest, new_inference, safe_text
+from instrumentors.telemetry._metrics import Instruments, metrics_recorded
 from instrumentors.telemetry._runs import (
-    ACTIVE_TOOLS_CAP,
-    NO_PARAMS,
     AgentRun,
     EmbeddingRun,
     RetrievalRun,
     Run,
     StepRun,
+    timed,
+)
+from instrumentors.telemetry._sampling import SamplerKind
+from instrumentors.telemetry._shapes import chat_shape
+from instrumentors.telemetry._shapes import start_attributes as _chat_start
+from instrumentors.telemetry._tool import (
+    NO_PARAMS,
     ToolRun,
-    _MergedToolRun,
-    _StepInvocation,
-    _ToolInvocation,
+    ToolTemplate,
     active_tools,
+    merge_into,
+    start_tool,
 )
 from instrumentors.version import __version__
 
-_logger = logging.getLogger(__name__)
-
 SCOPE: Final = "instrumentors"
 _TEMPLATES_CAP: Final = 1024  # distinct tools per Telemetry; cleared (not grown) past it
-_EMIT_EVENT: Final = "OTEL_INSTRUMENTATION_GENAI_EMIT_EVENT"
-# Samplers that record every root span (the SDK default is the second).
-_ALWAYS_ON_SAMPLERS: Final = frozenset(
-    {
-        "AlwaysOnSampler",
-        "ParentBased{root:AlwaysOnSampler,remoteParentSampled:AlwaysOnSampler,"
-        "remoteParentNotSampled:AlwaysOffSampler,localParentSampled:AlwaysOnSampler,"
-        "localParentNotSampled:AlwaysOffSampler}",
-    }
-)
 
 __all__ = [
     "NO_PARAMS",
@@ -83,28 +68,7 @@ __all__ = [
     "guard",
     "metrics_recorded",
     "reset_default",
-    "safe_text",
 ]
-
-
-class ToolTemplate:
-    """Per-tool constants of ``execute_tool`` spans (made by ``Telemetry.tool_template``)."""
-
-    __slots__ = ("metric", "name", "owner", "span_name", "start")
-
-    def __init__(
-        self,
-        owner: Telemetry,
-        name: str,
-        span_name: str,
-        start: dict[str, AttributeValue],
-        metric: dict[str, AttributeValue],
-    ) -> None:
-        self.owner = owner
-        self.name = name
-        self.span_name = span_name
-        self.start = start  # shared by every span of the tool: never mutated
-        self.metric = metric
 
 
 class Telemetry:
@@ -118,30 +82,12 @@ class Telemetry:
         config: Settings | None = None,
     ) -> None:
         self.config = config or settings()
-        with _quiet_about_capture_spellings(self.config):
-            self._handler = TelemetryHandler(
-                tracer_provider=tracer_provider,
-                meter_provider=meter_provider,
-                instrumentation_scope_name=scope,
-                instrumentation_scope_version=__version__,
-            )
-        _apply_capture_mode(self._handler, self.config)
         self._tracer: Tracer = trace.get_tracer(scope, __version__, tracer_provider)
-        # The tool fast path shares util-genai's tracer (scope, schema) and histogram.
-        self._tool_tracer: Tracer = getattr(self._handler, "_tracer", self._tracer)
-        instruments = getattr(self._handler, "_instruments", None)
-        self._tool_histogram: Histogram | None = getattr(instruments, "execute_tool_duration", None)
-        self._sampler_cache: str | None = None
-        # Templates for tools started without one (by name, type, description, agent).
+        self._instruments = Instruments(scope, meter_provider)
+        self.content = ContentPolicy(self.config, scope)
+        self._sampler = SamplerKind(tracer_provider)
+        # Templates for tools started by name (by name, type, description, agent).
         self._templates: dict[tuple[str, str | None, str | None, str | None], ToolTemplate] = {}
-        # Our lean chat lifecycle covers everything but content, events and completion
-        # hooks; with any of those on, util-genai's own invocation does the work.
-        self._lean_chat = (
-            not self.config.capture_content
-            and not self._handler.should_capture_content()
-            and os.environ.get("OTEL_INSTRUMENTATION_GENAI_EMIT_EVENT", "").strip().lower()
-            != "true"
-        )
 
     def _session_context(
         self, session_id: object, context: Context | None
@@ -166,26 +112,8 @@ class Telemetry:
         """
         parent = trace.get_current_span(context).get_span_context()
         if parent.is_valid:
-            return parent.trace_flags.sampled and self._sampler_kind() != "other"
-        return self._sampler_kind() == "always_on"
-
-    def _sampler_kind(self) -> str:
-        kind = self._sampler_cache
-        if kind is None:
-            tracer = getattr(self._tool_tracer, "_tracer", self._tool_tracer)
-            sampler = getattr(tracer, "sampler", None)
-            if sampler is None:
-                return "other"  # no SDK provider yet: decide again next time
-            description = sampler.get_description()
-            kind = (
-                "always_on"
-                if description in _ALWAYS_ON_SAMPLERS
-                else "parent_based"
-                if description.startswith("ParentBased{")
-                else "other"
-            )
-            self._sampler_cache = kind
-        return kind
+            return parent.trace_flags.sampled and self._sampler.kind() != "other"
+        return self._sampler.kind() == "always_on"
 
     def tool_template(
         self,
@@ -194,112 +122,81 @@ class Telemetry:
         description: str | None = None,
         agent_name: str | None = None,
     ) -> ToolTemplate:
-        """What every span of one tool shares; build once per tool, pass to ``tool()``."""
-        start: dict[str, AttributeValue] = {
-            semconv.GEN_AI_OPERATION_NAME: semconv.OP_EXECUTE_TOOL,
-            semconv.GEN_AI_TOOL_NAME: name,
-            semconv.TOOL_NAME: name,
-        }
-        metric: dict[str, AttributeValue] = {semconv.GEN_AI_TOOL_NAME: name}
-        if tool_type:
-            start[semconv.GEN_AI_TOOL_TYPE] = metric[semconv.GEN_AI_TOOL_TYPE] = tool_type
-        if agent_name:
-            start[semconv.GEN_AI_AGENT_NAME] = metric[semconv.GEN_AI_AGENT_NAME] = agent_name
-        if description:
-            start[semconv.GEN_AI_TOOL_DESCRIPTION] = truncate(
-                str(description), self.config.max_attribute_length
+        """What every span of one tool shares (cached per tool); pass it to ``tool()``."""
+        key = (name, tool_type, description, agent_name)
+        template = self._templates.get(key)
+        if template is None:
+            if len(self._templates) >= _TEMPLATES_CAP:
+                self._templates.clear()
+            template = self._templates[key] = ToolTemplate(
+                self, name, tool_type, description, agent_name, self.config.max_attribute_length
             )
-        span_name = f"{semconv.OP_EXECUTE_TOOL} {name}" if name else semconv.OP_EXECUTE_TOOL
-        return ToolTemplate(self, name, span_name, start, metric)
+        return template
 
     def tool(
         self,
-        name: str,
+        tool: ToolTemplate | str,
         *,
-        tool_type: str | None = semconv.TOOL_TYPE_FUNCTION,
-        description: str | None = None,
         call_id: str | None = None,
         params: Any = NO_PARAMS,
-        agent_name: str | None = None,
         session_id: object = None,
         context: Context | None = None,
         attach: bool = True,
         merge_any: bool = False,
-        template: ToolTemplate | None = None,
         recording: bool | None = None,
-        attributes: Mapping[str, AttributeValue] | None = None,
+        attributes: dict[str, AttributeValue] | None = None,
+        **legacy: Any,  # TODO(integration): drop once every caller passes a template
     ) -> ToolRun:
         """Start an ``execute_tool {name}`` span, or enrich the one another layer opened.
 
-        A second layer seeing the same call (directly inside the other layer's
-        span, same tool name or ``merge_any``) enriches that span instead.
+        ``tool`` is a ``tool_template(...)`` (or just the name of a plain function
+        tool). A second layer seeing the same call (directly inside the other
+        layer's span, same tool name or ``merge_any``) enriches that span instead.
         ``recording`` passes on a ``will_record()`` answer the caller already has;
         ``attributes`` (a layer's own, such as transport details) go in at start.
         """
+        if legacy:
+            template = legacy.pop("template", None)
+            tool = (
+                template
+                if template is not None
+                else self.tool_template(
+                    str(tool),
+                    legacy.get("tool_type", semconv.TOOL_TYPE_FUNCTION),
+                    legacy.get("description"),
+                    legacy.get("agent_name"),
+                )
+            )
+        tpl = tool if type(tool) is ToolTemplate and tool.owner is self else None
+        if tpl is None:
+            tpl = self.tool_template(tool) if isinstance(tool, str) else self._adopt(tool)
         if active_tools:
             outer = active_tools.get(trace.get_current_span(context).get_span_context().span_id)
             if (
                 outer is not None
                 and outer.layer is not self
                 and not outer.finished
-                and (merge_any or outer.name == name)
+                and (merge_any or outer.name == tpl.name)
             ):
-                merged = _MergedToolRun(outer)
-                if attributes:
-                    merged.set_attributes(attributes)
-                merged.set_call_id(call_id)
-                if params is not NO_PARAMS:
-                    merged.set_params(params)
-                return merged
-        if template is not None and template.owner is self:
-            tpl = template
-        else:
-            key = (name, tool_type, description, agent_name)
-            cached = self._templates.get(key)
-            if cached is None:
-                if len(self._templates) >= _TEMPLATES_CAP:
-                    self._templates.clear()
-                cached = self._templates[key] = self.tool_template(*key)
-            tpl = cached
+                return merge_into(outer, call_id, params, attributes)
         sid = current_session_id(context)
         ctx = context
         if sid is None and session_id is not None:
             sid, ctx = self._session_context(session_id, context)
-        # What this call adds to the tool's template, merged into one first batch.
-        added: dict[str, AttributeValue] = {}
-        if sid is not None:
-            added[semconv.AGENT_SESSION_ID] = added[semconv.GEN_AI_CONVERSATION_ID] = sid
-        if attributes:
-            added.update({k: v for k, v in attributes.items() if v is not None})
-        run = ToolRun(name, self.config, self)
-        hashed_early = False
-        if params is not NO_PARAMS and (recording or self.will_record(ctx)):
-            # One attribute batch at start instead of a second one after it.
-            with _START_GUARD:
-                added.update(run.param_attributes(params))
-                hashed_early = True
-        links = None
-        if call_id:
-            # Known at start: the id and the link to the requesting chat span go in with
-            # the first attributes (samplers see them; no second write after the start).
-            run.call_id = call_id
-            added[semconv.GEN_AI_TOOL_CALL_ID] = call_id
-            requested_by = link_registry.lookup(call_id)
-            if requested_by is not None:
-                links = (trace.Link(requested_by),)
-        start = {**tpl.start, **added} if added else tpl.start
-        span = self._tool_tracer.start_span(
-            tpl.span_name, context=ctx, kind=SpanKind.INTERNAL, attributes=start, links=links
+        early = params is not NO_PARAMS and bool(recording or self.will_record(ctx))
+        return start_tool(
+            self, tpl, _call_attributes(sid, attributes), call_id, params, ctx, attach, early
         )
-        run._inv = _ToolInvocation(
-            span, trace.set_span_in_context(span, ctx), attach, self._tool_histogram, tpl.metric
+
+    def _adopt(self, template: ToolTemplate) -> ToolTemplate:
+        """Another Telemetry's template, rebuilt for this one (its tracer and histogram)."""
+        start = template.start
+        return self.tool_template(
+            template.name,
+            str(start.get(semconv.GEN_AI_TOOL_TYPE) or "") or None,
+            str(start.get(semconv.GEN_AI_TOOL_DESCRIPTION) or "") or None,
+            str(start.get(semconv.GEN_AI_AGENT_NAME) or "") or None,
         )
-        run.span_id = span.get_span_context().span_id
-        if len(active_tools) < ACTIVE_TOOLS_CAP:
-            active_tools[run.span_id] = run
-        if params is not NO_PARAMS and not hashed_early:
-            run.set_params(params)
-        return run
 
     def llm(
         self,
@@ -314,23 +211,15 @@ class Telemetry:
         attach: bool = True,
     ) -> LLMRun:
         """Start a ``chat {model}`` span, or enrich the enclosing one from another layer."""
+        owner = owning_chat(context)
+        if owner is not None:
+            return EnrichingLLMRun(owner, self.content)
         sid, ctx = self._session_context(session_id, context)
-        inv = new_inference(
-            self._handler,
-            provider,
-            request_model=model or None,
-            server_address=server_address,
-            server_port=server_port,
-            operation_name=operation,
-            context=ctx,
-            attach=attach,
-            conversation_id=sid,
-            lean=self._lean_chat,
-            session_id=sid,
+        shape = chat_shape(operation, provider, model or None, server_address, server_port)
+        span = self._tracer.start_span(
+            shape.span_name, context=ctx, kind=SpanKind.CLIENT, attributes=_chat_start(shape, sid)
         )
-        if sid is not None and not isinstance(inv, LeanChat):  # LeanChat starts with it
-            inv.attributes[semconv.AGENT_SESSION_ID] = sid
-        return LLMRun(inv, self.config)
+        return LLMRun(span, ctx, attach, shape, self._instruments, self.content)
 
     def embedding(
         self,
@@ -345,16 +234,15 @@ class Telemetry:
     ) -> EmbeddingRun:
         """Start an ``embeddings {model}`` span."""
         sid, ctx = self._session_context(session_id, context)
-        inv = self._handler.embedding(
-            provider,
-            request_model=model or None,
-            server_address=server_address,
-            server_port=server_port,
-            context=ctx,
-            _attach_to_context=attach,
+        shape = chat_shape(
+            semconv.OP_EMBEDDINGS, provider, model or None, server_address, server_port
         )
-        _session_attributes(inv, sid)
-        return EmbeddingRun(inv)
+        span = self._tracer.start_span(
+            shape.span_name, context=ctx, kind=SpanKind.CLIENT, attributes=_chat_start(shape, sid)
+        )
+        return EmbeddingRun(
+            span, trace.set_span_in_context(span, ctx), attach, self._instruments, shape.metric
+        )
 
     def retrieval(
         self,
@@ -366,18 +254,25 @@ class Telemetry:
         context: Context | None = None,
         attach: bool = True,
     ) -> RetrievalRun:
-        """Start a ``retrieval {name}`` span (``gen_ai.data_source.id`` = name)."""
+        """Start a ``retrieval {name}`` span (``gen_ai.data_source.id`` = name).
+
+        CLIENT when a provider (a remote store) is named, else INTERNAL.
+        """
         sid, ctx = self._session_context(session_id, context)
-        inv = self._handler.retrieval(
-            data_source_id=name or None,
-            provider=provider,
-            context=ctx,
-            _attach_to_context=attach,
-        )
-        _session_attributes(inv, sid)
-        run = RetrievalRun(inv)
-        run.set_top_k(top_k)
-        return run
+        attributes: dict[str, AttributeValue] = {
+            semconv.GEN_AI_OPERATION_NAME: semconv.OP_RETRIEVAL
+        }
+        if name:
+            attributes[semconv.GEN_AI_DATA_SOURCE_ID] = name
+        if provider:
+            attributes[semconv.GEN_AI_PROVIDER_NAME] = provider
+        if top_k is not None:
+            attributes[semconv.GEN_AI_REQUEST_TOP_K] = int(top_k)
+        _add_session(attributes, sid)
+        span_name = f"{semconv.OP_RETRIEVAL} {name}" if name else semconv.OP_RETRIEVAL
+        kind = SpanKind.CLIENT if provider else SpanKind.INTERNAL
+        span = self._tracer.start_span(span_name, context=ctx, kind=kind, attributes=attributes)
+        return RetrievalRun(span, trace.set_span_in_context(span, ctx), attach)
 
     def agent(
         self,
@@ -390,24 +285,33 @@ class Telemetry:
         context: Context | None = None,
         attach: bool = True,
     ) -> AgentRun:
-        """Start an ``invoke_agent {name}`` span."""
+        """Start an ``invoke_agent {name}`` span (and its duration histogram)."""
         sid, ctx = self._session_context(session_id, context)
-        inv = self._handler.invoke_local_agent(
-            request_model=model,
-            agent_name=name or None,
-            context=ctx,
-            _attach_to_context=attach,
-            conversation_id=sid,
+        metric: dict[str, AttributeValue] = {}
+        if name:
+            metric[semconv.GEN_AI_AGENT_NAME] = name
+        if model:
+            metric[semconv.GEN_AI_REQUEST_MODEL] = model
+        attributes: dict[str, AttributeValue] = {
+            semconv.GEN_AI_OPERATION_NAME: semconv.OP_INVOKE_AGENT,
+            **metric,
+        }
+        if agent_id:
+            attributes[semconv.GEN_AI_AGENT_ID] = str(agent_id)
+        if description:
+            limit = self.config.max_attribute_length
+            attributes[semconv.GEN_AI_AGENT_DESCRIPTION] = truncate(str(description), limit)
+        _add_session(attributes, sid)
+        span_name = f"{semconv.OP_INVOKE_AGENT} {name}" if name else semconv.OP_INVOKE_AGENT
+        span = self._tracer.start_span(
+            span_name, context=ctx, kind=SpanKind.INTERNAL, attributes=attributes
         )
-        with _START_GUARD:
-            if agent_id:
-                # util-genai 1.3 emits the id only on remote agents; local ones need it too.
-                inv.attributes[semconv.GEN_AI_AGENT_ID] = str(agent_id)
-            if description:
-                inv.agent_description = truncate(str(description), self.config.max_attribute_length)
-            if sid is not None:
-                inv.attributes[semconv.AGENT_SESSION_ID] = sid
-        return AgentRun(inv)
+        return AgentRun(
+            span,
+            trace.set_span_in_context(span, ctx),
+            attach,
+            timed(self._instruments.invoke_agent_duration, metric),
+        )
 
     def step(
         self,
@@ -423,57 +327,34 @@ class Telemetry:
             semconv.GEN_AI_OPERATION_NAME: semconv.OP_AGENT_STEP,
             semconv.AGENT_STEP_NAME: name,
         }
-        if sid is not None:
-            attributes[semconv.AGENT_SESSION_ID] = sid
-            attributes[semconv.GEN_AI_CONVERSATION_ID] = sid
+        _add_session(attributes, sid)
         span = self._tracer.start_span(
             name, context=ctx, kind=SpanKind.INTERNAL, attributes=attributes
         )
-        span_ctx = trace.set_span_in_context(span, ctx)
-        return StepRun(_StepInvocation(span, span_ctx, attach))
+        return StepRun(span, trace.set_span_in_context(span, ctx), attach)
+
+
+def _add_session(attributes: dict[str, AttributeValue], sid: str | None) -> None:
+    if sid is not None:
+        attributes[semconv.AGENT_SESSION_ID] = sid
+        attributes[semconv.GEN_AI_CONVERSATION_ID] = sid
+
+
+def _call_attributes(
+    sid: str | None, attributes: dict[str, AttributeValue] | None
+) -> dict[str, AttributeValue]:
+    """What one tool call adds to its template's first attributes."""
+    added: dict[str, AttributeValue] = {}
+    if sid is not None:
+        added[semconv.AGENT_SESSION_ID] = added[semconv.GEN_AI_CONVERSATION_ID] = sid
+    if attributes:
+        added.update({k: v for k, v in attributes.items() if v is not None})
+    return added
 
 
 def enclosing_tool(span_id: int | None) -> ToolRun | None:
     """The open ``execute_tool`` run whose span has this id (an HTTP span's parent), if any."""
     return active_tools.get(span_id) if span_id else None
-
-
-def _session_attributes(inv: GenAIInvocation, sid: str | None) -> None:
-    if sid is not None:
-        inv.attributes[semconv.AGENT_SESSION_ID] = sid
-        inv.attributes[semconv.GEN_AI_CONVERSATION_ID] = sid
-
-
-class _DropCaptureWarning(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        return "is not a valid option" not in record.getMessage()
-
-
-@contextmanager
-def _quiet_about_capture_spellings(config: Settings) -> Iterator[None]:
-    """util-genai warns that ``true`` is no capture mode; we accept it, so hush that one warning."""
-    util_logger = logging.getLogger("opentelemetry.util.genai.utils")
-    hush = config.capture_content and _capture_env_upper() not in ContentCapturingMode.__members__
-    log_filter = _DropCaptureWarning()
-    if hush:
-        util_logger.addFilter(log_filter)
-    try:
-        yield
-    finally:
-        if hush:
-            util_logger.removeFilter(log_filter)
-
-
-def _capture_env_upper() -> str:
-    return os.environ.get(CAPTURE_MESSAGE_CONTENT, "").strip().upper()
-
-
-def _apply_capture_mode(handler: TelemetryHandler, config: Settings) -> None:
-    """Make util-genai honour the spellings we accept (it only knows its enum names)."""
-    with guard("applying the content capturing mode"):
-        mode = ContentCapturingMode[config.capture_mode]
-        handler._content_capturing_mode = mode
-        handler._capture_content = mode is not ContentCapturingMode.NO_CONTENT
 
 
 _default: Telemetry | None = None

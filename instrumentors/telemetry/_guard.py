@@ -40,6 +40,3 @@ ATTR_GUARD: Final = _Guard("setting span attributes")
 def guard(what: str) -> _Guard:
     """A context manager that logs and swallows telemetry errors (not the user's)."""
     return _Guard(what)
-
-
-# --------------------------------------------------------------------------- records

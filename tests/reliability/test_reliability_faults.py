@@ -11,7 +11,7 @@ import tenacity
 
 import instrumentors
 from instrumentors import params, telemetry
-from instrumentors.telemetry import _runs
+from instrumentors.telemetry import _tool
 from instrumentors.tenacity import TenacityInstrumentor
 
 session = importlib.import_module("instrumentors.session")  # the module, not the class
@@ -25,9 +25,9 @@ FAULTS = [
     (telemetry.Telemetry, "tool"),
     (telemetry.Telemetry, "tool_template"),
     (telemetry.Telemetry, "will_record"),
-    (_runs, "hash_params"),
-    (_runs.ToolRun, "param_attributes"),
-    (_runs._ToolInvocation, "_end"),
+    (_tool, "hash_params"),
+    (_tool.ToolRun, "param_attributes"),
+    (_tool.ToolRun, "_finish"),
     (params, "canonical_json"),
     (session, "current_session_id"),
     (telemetry, "current_session_id"),
