@@ -186,7 +186,7 @@ def test_fail_with_an_error_type_and_no_exception(exporter) -> None:
     assert not span.events
 
 
-def test_no_util_genai_warning_for_the_true_spelling(settings_env, caplog) -> None:
+def test_no_warning_for_the_true_spelling(settings_env, caplog) -> None:
     settings_env(OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT="true")
     with caplog.at_level("WARNING"):
         Telemetry("t")
