@@ -1,7 +1,7 @@
 """The ``exception`` event and status message of a failed span, whatever the exception does.
 
 An exception is user data: its ``__str__`` may raise, loop over a huge value, or
-quote a secret (a URL with a password, an API key). The event is built here,
+quote a secret (a URL with a password or a query token, an API key). The event is built here,
 once: every text is read under a guard, redacted like captured content and cut
 to a bounded size, so a hostile exception can neither break a span nor leak.
 """
@@ -36,7 +36,10 @@ def error_type(exc: BaseException | type[BaseException]) -> str:
 
 
 def _clean(text: str, limit: int) -> str:
-    cleaned = redact(text)
+    # Imported here: the failure path pays for the propagation module, not ``import instrumentors``.
+    from instrumentors.propagation import scrub_text
+
+    cleaned = redact(scrub_text(text))
     return truncate(cleaned if isinstance(cleaned, str) else text, limit)
 
 

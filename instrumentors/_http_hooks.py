@@ -2,7 +2,10 @@
 
 Our httpx2 layer calls ``roll_up`` itself. The official httpx and requests
 instrumentations (which ``instrument_all()`` enables, and which we do not
-rewrite) reach it through the response hooks that ``hook_kwargs(name)`` gives.
+rewrite) reach it through the response hooks that ``hook_kwargs(name)`` gives;
+``instrument_all()`` also hands them the scrubbing tracer provider of
+``_http_spans`` (URLs and errors scrubbed) whose spans ``_http_gate`` reads to
+keep trace headers to the allowed hosts.
 """
 
 from __future__ import annotations

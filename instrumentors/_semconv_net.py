@@ -44,6 +44,9 @@ HTTP_REQUEST_METHOD: Final = http_attributes.HTTP_REQUEST_METHOD
 HTTP_REQUEST_METHOD_ORIGINAL: Final = http_attributes.HTTP_REQUEST_METHOD_ORIGINAL
 HTTP_RESPONSE_STATUS_CODE: Final = http_attributes.HTTP_RESPONSE_STATUS_CODE
 URL_FULL: Final = url_attributes.URL_FULL
+# The old conventions' name for the URL, which the official instrumentations still
+# write by default (until OTEL_SEMCONV_STABILITY_OPT_IN=http).
+HTTP_URL_OLD: Final = "http.url"
 # Methods the conventions know; anything else is reported as ``_OTHER``.
 HTTP_METHOD_OTHER: Final = http_attributes.HttpRequestMethodValues.OTHER.value
 KNOWN_HTTP_METHODS: Final = frozenset(

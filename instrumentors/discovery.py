@@ -103,15 +103,23 @@ def instrument_all(
     if http:
         for ep in entry_points(group=GROUP):
             if ep.name in HTTP_COMPANIONS and ep.name not in disabled:
-                _instrument(ep, tracer_provider, meter_provider, http_hooks(ep.name))
+                try:
+                    hooks = http_hooks(ep.name, tracer_provider)
+                except Exception:  # unscrubbed HTTP spans would leak URLs: none then
+                    _logger.debug("not instrumenting %s", ep.name, exc_info=True)
+                    continue
+                # Our scrubbing provider wraps the given one (or the global one) itself.
+                _instrument(ep, None, meter_provider, hooks)
     return done
 
 
-def http_hooks(name: str) -> dict[str, Any]:
-    """Hooks for the official httpx/requests instrumentations: the tool roll-up."""
-    try:
-        from instrumentors import _http_hooks
-    except ImportError:
-        return {}
-    hooks = getattr(_http_hooks, "hook_kwargs", None)
-    return dict(hooks(name)) if callable(hooks) else {}
+def http_hooks(name: str, tracer_provider: TracerProvider | None = None) -> dict[str, Any]:
+    """Options for the official httpx/requests instrumentations: the tool roll-up hooks, and
+    a tracer provider whose spans are scrubbed and honour the propagation allowlist."""
+    from instrumentors import _http_gate, _http_hooks, _http_spans
+
+    options = _http_hooks.hook_kwargs(name)
+    options["tracer_provider"] = _http_spans.ScrubbingTracerProvider(
+        tracer_provider, on_start=_http_gate.ensure
+    )
+    return options

@@ -13,10 +13,12 @@ from types import TracebackType
 from typing import Any, Final, TypeVar
 
 from opentelemetry import baggage
-from opentelemetry.context import Context, attach, detach, get_value
+from opentelemetry.context import Context, attach, detach
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 
 from instrumentors import semconv
+from instrumentors._compat import baggage_value
+from instrumentors._controls import strip_controls
 from instrumentors._generators import decorate
 
 _logger = logging.getLogger(__name__)
@@ -26,27 +28,21 @@ MAX_SESSION_ID_LENGTH: Final = 256
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-# The baggage's own context key: reading it directly skips the read-only view that
-# ``baggage.get_baggage`` wraps the whole baggage in on every call (a hot path).
-_BAGGAGE_KEY: Final = getattr(baggage, "_BAGGAGE_KEY", None)
-
-
 def current_session_id(context: Context | None = None) -> str | None:
     """The session id in ``context`` (default: the current context), or None."""
-    if _BAGGAGE_KEY is not None:
-        entries = get_value(_BAGGAGE_KEY, context)
-        value = entries.get(semconv.BAGGAGE_SESSION_KEY) if isinstance(entries, dict) else None
-    else:
-        value = baggage.get_baggage(semconv.BAGGAGE_SESSION_KEY, context)
+    value = baggage_value(semconv.BAGGAGE_SESSION_KEY, context)
     return value if isinstance(value, str) and value else None
 
 
 def normalize_session_id(value: object) -> str | None:
-    """A usable session id from a framework value (str, int, UUID...), or None."""
+    """A usable session id from a framework value (str, int, UUID...), or None.
+
+    Control characters are dropped (a caller's id must not forge lines where it is shown).
+    """
     if value is None or isinstance(value, bool):
         return None
     text = value if isinstance(value, str) else str(value)
-    text = text.strip()
+    text = strip_controls(text).strip()
     if not text:
         return None
     return text[:MAX_SESSION_ID_LENGTH]

@@ -1,36 +1,86 @@
-"""Wrapper factories for ``httpx2.Client.send`` / ``AsyncClient.send``: one CLIENT span per request.
+"""The httpx2 patch table: one CLIENT span per ``Client.send`` / ``AsyncClient.send``.
 
 ``send`` sees every request once (redirects and auth happen inside it) on any
-transport, including ``MockTransport``, which transport-level patches miss.
+transport, including ``MockTransport``, which transport-level patches miss. The
+redirect row (``_compat``) keeps the host allowlist per hop.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractContextManager
 from contextvars import ContextVar, Token
+from dataclasses import dataclass
 from timeit import default_timer
-from typing import Any
+from typing import Any, Final
 
 from opentelemetry import context as otel_context
-from opentelemetry import trace
-from opentelemetry.context import _SUPPRESS_HTTP_INSTRUMENTATION_KEY
+from opentelemetry import metrics, trace
 from opentelemetry.instrumentation.utils import (
     http_status_to_status_code,
     is_http_instrumentation_enabled,
+    suppress_http_instrumentation,
 )
-from opentelemetry.metrics import Histogram
-from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
+from opentelemetry.metrics import Histogram, MeterProvider
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer, TracerProvider
 from opentelemetry.util.types import AttributeValue
 
 from instrumentors import _semconv_net as net
 from instrumentors import propagation
+from instrumentors._errors import error_type
 from instrumentors._http_hooks import roll_up
-from instrumentors.events import error_type
-from instrumentors.httpx2 import _extract
+from instrumentors._http_spans import exception_attributes, scrubbed_message
+from instrumentors._patching import Patch, fixed
+from instrumentors.httpx2 import _compat, _extract
 from instrumentors.telemetry import guard, metrics_recorded
+from instrumentors.version import __version__
 
 _logger = logging.getLogger(__name__)
+
+HTTP_CLIENT_REQUEST_DURATION: Final = "http.client.request.duration"
+# The HTTP semantic conventions' advised boundaries for request durations (seconds).
+_DURATION_BUCKETS: Final = (
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.075,
+    0.1,
+    0.25,
+    0.5,
+    0.75,
+    1,
+    2.5,
+    5,
+    7.5,
+    10,
+)
+
+
+@dataclass(frozen=True)
+class Instruments:
+    """The tracer and the duration histogram the wrappers record with."""
+
+    tracer: Tracer
+    duration: Histogram | None
+
+    @classmethod
+    def create(
+        cls,
+        scope: str,
+        tracer_provider: TracerProvider | None,
+        meter_provider: MeterProvider | None,
+    ) -> Instruments:
+        meter = metrics.get_meter(scope, __version__, meter_provider)
+        duration = meter.create_histogram(
+            name=HTTP_CLIENT_REQUEST_DURATION,
+            unit="s",
+            description="Duration of HTTP client requests.",
+            explicit_bucket_boundaries_advisory=list(_DURATION_BUCKETS),
+        )
+        return cls(trace.get_tracer(scope, __version__, tracer_provider), duration)
+
 
 Wrapper = Callable[[Callable[..., Any], Any, tuple[Any, ...], dict[str, Any]], Any]
 AsyncWrapper = Callable[
@@ -58,6 +108,7 @@ class _HTTPCall:
         "request",
         "span",
         "start_s",
+        "suppression",
         "token",
     )
 
@@ -67,6 +118,7 @@ class _HTTPCall:
         self.method = method
         self.parent_id = parent_id
         self.token: Token[otel_context.Context] | None = None
+        self.suppression: AbstractContextManager[None] | None = None
         self.headers_token: Token[dict[str, str] | None] | None = None
         self._ended = False
         self.duration: Histogram | None = None
@@ -91,19 +143,22 @@ class _HTTPCall:
                 call.metric = _extract.metric_attributes(attributes)
             ctx = trace.set_span_in_context(span)
             call.headers_token = _trace_headers.set(_inject(request, ctx))
-            # Current while sending; any HTTP layer below (httpx instrumentation on an
-            # ``alias_httpx()`` process) sees the suppression key and adds no second span.
-            call.token = otel_context.attach(
-                otel_context.set_value(_SUPPRESS_HTTP_INSTRUMENTATION_KEY, True, ctx)
-            )
+            # Current while sending, with HTTP instrumentation suppressed: a layer below
+            # (the official httpx2 instrumentation on the transport) adds no second span.
+            call.token = otel_context.attach(ctx)
+            call.suppression = suppress_http_instrumentation()
+            call.suppression.__enter__()
             return call
         return None
 
     def detach(self) -> None:
         token, self.token = self.token, None
         headers_token, self.headers_token = self.headers_token, None
-        if token is not None or headers_token is not None:
+        suppression, self.suppression = self.suppression, None
+        if token is not None or headers_token is not None or suppression is not None:
             with guard("detaching an httpx2 span"):
+                if suppression is not None:
+                    suppression.__exit__(None, None, None)
                 if headers_token is not None:
                     _trace_headers.reset(headers_token)
                 if token is not None:
@@ -128,9 +183,11 @@ class _HTTPCall:
                     if version:
                         span.set_attribute(net.NETWORK_PROTOCOL_VERSION, version)
                 if exc is not None:
-                    span.record_exception(exc)
+                    # A transport error may quote the URL: message and trace scrubbed.
+                    span.record_exception(exc, exception_attributes(exc))
                     span.set_attribute(net.ERROR_TYPE, error_type(exc))
-                    span.set_status(Status(StatusCode.ERROR, str(exc) or error_type(exc)))
+                    description = scrubbed_message(exc) or error_type(exc)
+                    span.set_status(Status(StatusCode.ERROR, description))
             retry_after = response.headers.get("retry-after") if response is not None else None
             roll_up(self.parent_id, self.method, self.request.url, status_code, retry_after)
         if self.duration is not None:
@@ -202,8 +259,9 @@ def redirect_headers(
     return headers
 
 
-def send(tracer: Tracer, duration: Histogram | None = None) -> Wrapper:
+def send(instruments: Instruments) -> Wrapper:
     """Wrap ``httpx2.Client.send``."""
+    tracer, duration = instruments.tracer, instruments.duration
 
     def traced(
         wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
@@ -222,8 +280,9 @@ def send(tracer: Tracer, duration: Histogram | None = None) -> Wrapper:
     return traced
 
 
-def async_send(tracer: Tracer, duration: Histogram | None = None) -> AsyncWrapper:
+def async_send(instruments: Instruments) -> AsyncWrapper:
     """Wrap ``httpx2.AsyncClient.send``."""
+    tracer, duration = instruments.tracer, instruments.duration
 
     async def traced(
         wrapped: Callable[..., Awaitable[Any]],
@@ -243,3 +302,10 @@ def async_send(tracer: Tracer, duration: Histogram | None = None) -> AsyncWrappe
         return response
 
     return traced
+
+
+PATCHES: Final[tuple[Patch[Instruments], ...]] = (
+    Patch("httpx2", "Client.send", send),
+    Patch("httpx2", "AsyncClient.send", async_send),
+    Patch(*_compat.REDIRECT_HEADERS, fixed(redirect_headers)),
+)

@@ -14,7 +14,8 @@ from opentelemetry.trace import Status, StatusCode
 
 from instrumentors import _patching, semconv
 from instrumentors._patching import Patch, Patches, fixed
-from instrumentors.events import error_type, record_circuit_breaker
+from instrumentors._errors import error_type
+from instrumentors.events import record_circuit_breaker
 from instrumentors.pybreaker import STATE_CHANGES, PyBreakerInstrumentor
 from instrumentors.telemetry import guard
 from instrumentors.version import __version__

@@ -11,7 +11,8 @@ from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 
 from instrumentors import semconv
 from instrumentors._patching import Patch, fixed
-from instrumentors.events import error_type, record_retry
+from instrumentors._errors import error_type
+from instrumentors.events import record_retry
 from instrumentors.telemetry import guard
 
 _logger = logging.getLogger(__name__)

@@ -20,7 +20,8 @@ TRACE_HEADERS = (
 
 
 class HeaderRecorder:
-    """``GET /anything`` -> 200; ``/status/<code>?retry_after=<s>`` -> that status."""
+    """``GET /anything`` -> 200; ``/status/<code>?retry_after=<s>`` -> that status;
+    ``/redirect?to=<url>`` -> 302 to that URL."""
 
     def __init__(self) -> None:
         self.requests: list[dict[str, Any]] = []
@@ -28,6 +29,10 @@ class HeaderRecorder:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # One write per response: headers and body in separate segments would wait
+            # on the client's delayed ACK (about 40 ms a request).
+            wbufsize = 65536
+            disable_nagle_algorithm = True
 
             def _reply(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
@@ -44,8 +49,13 @@ class HeaderRecorder:
                 status = 200
                 if parts.path.startswith("/status/"):
                     status = int(parts.path.rsplit("/", 1)[-1])
+                target = parse_qs(parts.query).get("to")
+                if parts.path == "/redirect" and target:
+                    status = 302
                 body = b'{"ok": true}'
                 self.send_response(status)
+                if status == 302 and target:
+                    self.send_header("Location", target[0])
                 retry_after = parse_qs(parts.query).get("retry_after")
                 if retry_after:
                     self.send_header("Retry-After", retry_after[0])
@@ -62,7 +72,9 @@ class HeaderRecorder:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.port = self._server.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
     def __enter__(self) -> HeaderRecorder:
         self._thread.start()

@@ -108,3 +108,19 @@ def test_a_secret_in_the_exception_message_is_redacted(exporter) -> None:
     exported += "".join(str(e.attributes) for e in span.events)
     assert secret not in exported
     assert "[REDACTED]" in span.events[0].attributes["exception.message"]
+
+
+def test_a_url_in_the_exception_message_loses_credentials_and_query_values(exporter) -> None:
+    @instrumentors.tool
+    def fetch() -> None:
+        raise ConnectionError(
+            "GET https://bob:hunter2@api.example.com/v1?api_key=qwerty-123 failed"
+        )
+
+    with pytest.raises(ConnectionError):
+        fetch()
+    (span,) = exporter.get_finished_spans()
+    event = span.events[0].attributes
+    exported = str(event) + str(span.status.description)
+    assert "hunter2" not in exported and "qwerty-123" not in exported
+    assert "api.example.com" in event["exception.message"]
