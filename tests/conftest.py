@@ -66,6 +66,9 @@ def _fresh_settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         config.CAPTURE_SAMPLE_RATE,
         config.MAX_ATTRIBUTE_LENGTH,
         config.PROPAGATE_HOSTS,
+        config.TRUST_INCOMING_BAGGAGE,
+        config.SHUTDOWN_TIMEOUT,
+        "OTEL_INSTRUMENTATION_GENAI_EMIT_EVENT",
     ):
         monkeypatch.delenv(name, raising=False)
     config.reload()
