@@ -1,19 +1,22 @@
 """LlamaIndex objects -> what the core needs: span kinds, agents, steps, tools, retrievers.
 
 Everything here reads LlamaIndex objects defensively (duck typing, both 0.12 and
-0.14 shapes); nothing here starts spans or decides what is captured. LLM
-objects and responses are read in ``_llm.py``.
+0.14 shapes, public attributes; the private ones through ``_compat``); nothing
+here starts spans or decides what is captured. LLM objects and responses are
+read in ``_extract_llm.py``.
 """
 
 from __future__ import annotations
 
 import enum
 import inspect
+import sys
 from dataclasses import dataclass
 from typing import Any, Final
 
 from instrumentors import semconv
-from instrumentors.llama_index._llm import llm_model, usable_name
+from instrumentors.llama_index._compat import private_top_k
+from instrumentors.llama_index._extract_llm import llm_model, usable_name
 
 
 class Kind(enum.Enum):
@@ -59,6 +62,8 @@ _QUERY_METHODS: Final = frozenset({"query", "aquery"})
 _AGENT_BOOKKEEPING_STEPS: Final = frozenset(
     {"init_run", "setup_agent", "parse_agent_output", "aggregate_tool_results"}
 )
+# Where LlamaIndex's own agents live: read once the program imported it, never imported here.
+_AGENTS_MODULE: Final = "llama_index.core.agent.workflow"
 _RUN_METHODS: Final = frozenset({"run", "run_from"})
 # Workflow control flow, not failures: the 0.12 ``_done`` step, human-in-the-loop
 # pauses, user cancellation, cancelled step tasks, closed streams.
@@ -75,7 +80,11 @@ _CONTROL_FLOW: Final = frozenset(
 
 @dataclass(frozen=True, slots=True)
 class Types:
-    """The LlamaIndex base classes spans are classified by (imported once, at instrument time)."""
+    """The LlamaIndex base classes spans are classified by (loaded once, at start).
+
+    ``import llama_index.core`` loads them all (``workflow.handler`` is a one-line
+    re-export of a loaded module): starting imports nothing the program does not.
+    """
 
     llm: type
     tool: type
@@ -84,7 +93,6 @@ class Types:
     embedding: type
     query_engine: type
     workflow: type
-    agents: tuple[type, ...]  # LlamaIndex's own agent workflows
     # workflows 1.x (core 0.12): ``Workflow.run`` returns a Future and its span ends
     # in a done-callback in another context, so it must never be attached.
     run_is_future: bool
@@ -92,10 +100,9 @@ class Types:
 
 
 def load_types() -> Types:
-    """Import the base classes (both 0.12 and 0.14 paths)."""
+    """The base classes (both 0.12 and 0.14 paths)."""
     import asyncio
 
-    from llama_index.core.agent.workflow import AgentWorkflow, BaseWorkflowAgent
     from llama_index.core.base.base_query_engine import BaseQueryEngine
     from llama_index.core.base.base_retriever import BaseRetriever
     from llama_index.core.base.embeddings.base import BaseEmbedding
@@ -115,7 +122,6 @@ def load_types() -> Types:
         embedding=BaseEmbedding,
         query_engine=BaseQueryEngine,
         workflow=Workflow,
-        agents=(BaseWorkflowAgent, AgentWorkflow),
         run_is_future=issubclass(WorkflowHandler, asyncio.Future),
         handler=WorkflowHandler,
     )
@@ -146,9 +152,24 @@ def classify(types: Types, instance: object, method: str) -> Kind | None:
     return None
 
 
-def is_bookkeeping(types: Types, workflow: object, step: str) -> bool:
+_agent_types: list[tuple[type, ...]] = []  # once found: classes never change
+
+
+def agent_types() -> tuple[type, ...]:
+    """LlamaIndex's own agent workflow classes; none until the program imported them."""
+    if _agent_types:
+        return _agent_types[0]
+    module = sys.modules.get(_AGENTS_MODULE)
+    found = (getattr(module, "BaseWorkflowAgent", None), getattr(module, "AgentWorkflow", None))
+    types = tuple(t for t in found if isinstance(t, type))
+    if len(types) == len(found):
+        _agent_types.append(types)
+    return types
+
+
+def is_bookkeeping(workflow: object, step: str) -> bool:
     """True for an internal step of LlamaIndex's own agents (no span of its own)."""
-    return step in _AGENT_BOOKKEEPING_STEPS and isinstance(workflow, types.agents)
+    return step in _AGENT_BOOKKEEPING_STEPS and isinstance(workflow, agent_types())
 
 
 def is_control_flow(exc: BaseException | None) -> bool:
@@ -221,12 +242,11 @@ def tool_result(output: Any) -> Any:
 
 
 def retriever_info(instance: Any) -> tuple[str, int | None]:
-    """Retriever name (its class) and ``similarity_top_k`` when it has one."""
+    """Retriever name (its class) and its ``similarity_top_k`` when it has one."""
     top_k = getattr(instance, "similarity_top_k", None)
-    if not isinstance(top_k, int) or isinstance(top_k, bool):
-        top_k = getattr(instance, "_similarity_top_k", None)
-    ok = isinstance(top_k, int) and not isinstance(top_k, bool)
-    return type(instance).__name__, top_k if ok else None
+    if isinstance(top_k, int) and not isinstance(top_k, bool):
+        return type(instance).__name__, top_k
+    return type(instance).__name__, private_top_k(instance)
 
 
 def document_count(result: object) -> int | None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Callable
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from llama_index.core.instrumentation.events import BaseEvent
 from llama_index.core.instrumentation.events.exception import ExceptionEvent
@@ -28,9 +28,11 @@ from llama_index.core.instrumentation.events.llm import (
 )
 from opentelemetry.context import get_current
 
-from instrumentors.llama_index import _extract, _llm
-from instrumentors.llama_index._context import Record
+from instrumentors.llama_index import _extract, _extract_llm
 from instrumentors.telemetry import LLMRun, guard
+
+if TYPE_CHECKING:
+    from instrumentors.llama_index._tracker import Record
 
 _CHUNK: Final = 1
 _END: Final = 2
@@ -86,7 +88,7 @@ class Streams:
         if kind == _CHUNK:
             run.record_chunk()
             with _ATTRS:
-                reason = _llm.chunk_finish_reason(getattr(event, "response", None))
+                reason = _extract_llm.chunk_finish_reason(getattr(event, "response", None))
                 if reason is not None:
                     record.finish_reason = reason
             return
@@ -143,7 +145,7 @@ class Streams:
 
 def finish_llm(run: LLMRun, response: Any, *, chat: bool, finish_reason: str | None = None) -> None:
     """Response id, model, finish reasons, usage, requested tool calls, and (capture) output."""
-    info = _llm.response_info(response)
+    info = _extract_llm.response_info(response)
     reasons = info.finish_reasons or ([finish_reason] if finish_reason else None)
     if info.response_id or info.model or reasons:
         run.set_response(response_id=info.response_id, model=info.model, finish_reasons=reasons)
@@ -155,7 +157,7 @@ def finish_llm(run: LLMRun, response: Any, *, chat: bool, finish_reason: str | N
             reasoning_tokens=info.reasoning_tokens,
         )
     if chat:
-        run.register_tool_calls(_llm.tool_calls(response))
+        run.register_tool_calls(_extract_llm.tool_calls(response))
     if run.capture_content:
         reason = reasons[0] if reasons else None
-        run.set_messages(outputs=_llm.output_messages(response, reason))
+        run.set_messages(outputs=_extract_llm.output_messages(response, reason))

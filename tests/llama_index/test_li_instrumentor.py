@@ -25,7 +25,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import StatusCode
 
 from instrumentors import semconv
-from instrumentors.llama_index import LlamaIndexInstrumentor, _extract, _handlers, _llm
+from instrumentors.llama_index import LlamaIndexInstrumentor, _extract, _extract_llm, _wrappers
 
 MESSAGES = [ChatMessage(role="user", content="hi")]
 tracer = trace.get_tracer("test")
@@ -34,8 +34,8 @@ tracer = trace.get_tracer("test")
 def ours() -> tuple[int, int]:
     dispatcher = get_dispatcher()
     return (
-        sum(isinstance(h, _handlers.SpanHandler) for h in dispatcher.span_handlers),
-        sum(isinstance(h, _handlers.EventHandler) for h in dispatcher.event_handlers),
+        sum(isinstance(h, _wrappers.SpanHandler) for h in dispatcher.span_handlers),
+        sum(isinstance(h, _wrappers.EventHandler) for h in dispatcher.event_handlers),
     )
 
 
@@ -121,9 +121,9 @@ async def test_unsampled(exporter: InMemorySpanExporter, unsampled: None, draine
         (_extract, "tool_params"),
         (_extract, "tool_call_id"),
         (_extract, "tool_result"),
-        (_llm, "response_info"),
-        (_llm, "tool_calls"),
-        (_llm, "chunk_finish_reason"),
+        (_extract_llm, "response_info"),
+        (_extract_llm, "tool_calls"),
+        (_extract_llm, "chunk_finish_reason"),
     ],
 )
 async def test_telemetry_bug_does_not_break_the_call(
@@ -224,14 +224,14 @@ def test_provider_names() -> None:
     class Local:
         pass
 
-    assert _llm.provider(Local) == "llama_index"
-    assert _llm.provider(type("OpenAI", (), {"__module__": "llama_index.llms.openai.base"})) == (
-        "openai"
-    )
+    assert _extract_llm.provider(Local) == "llama_index"
+    assert _extract_llm.provider(
+        type("OpenAI", (), {"__module__": "llama_index.llms.openai.base"})
+    ) == ("openai")
     anthropic = type("Anthropic", (), {"__module__": "llama_index.llms.anthropic.base"})
-    assert _llm.provider(anthropic) == "anthropic"
+    assert _extract_llm.provider(anthropic) == "anthropic"
     ollama = type("Ollama", (), {"__module__": "llama_index.llms.ollama.base"})
-    assert _llm.provider(ollama) == "ollama"
+    assert _extract_llm.provider(ollama) == "ollama"
     assert semconv.GEN_AI_PROVIDER_NAME
 
 

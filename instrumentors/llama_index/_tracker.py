@@ -1,28 +1,31 @@
-"""Span and event handlers on LlamaIndex's root dispatcher: span enter/exit/drop -> runs.
+"""LlamaIndex spans -> runs on the core: the record per span and the tracker that owns them.
 
 The dispatcher calls ``span_enter`` in the method's own context and ``span_exit``
 / ``span_drop`` in that same context (except 0.12 ``Workflow.run``, which ends in
-a Future callback), so a run attached on enter is detached on exit. LlamaIndex
-spans are keyed by its span ids; each map is evicted on end and capped.
+a Future callback), so a run attached on enter is detached on exit. LLM streams
+are the exception: their run stays current past the exit (the provider request
+happens at the first read) and is released from wherever the stream is read,
+which may be another context or have other spans on top; ``Record.release``
+never detaches then. LlamaIndex spans are keyed by their span ids; every map is
+evicted on end and capped.
 """
 
 from __future__ import annotations
 
 import inspect
+import weakref
+from contextvars import ContextVar, Token
 from types import AsyncGeneratorType, GeneratorType
 from typing import Any, Final
 
-from llama_index.core.instrumentation.event_handlers import BaseEventHandler
 from llama_index.core.instrumentation.events import BaseEvent
-from llama_index.core.instrumentation.span import BaseSpan
-from llama_index.core.instrumentation.span_handlers import BaseSpanHandler
 from opentelemetry import trace
+from opentelemetry.context import Context, attach, detach, get_current
 from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 from opentelemetry.trace import Span
 
 from instrumentors import semconv
-from instrumentors.llama_index import _extract, _llm
-from instrumentors.llama_index._context import Record
+from instrumentors.llama_index import _extract, _extract_llm
 from instrumentors.llama_index._extract import Kind, Types
 from instrumentors.llama_index._stream import Streams, finish_llm
 from instrumentors.telemetry import (
@@ -37,13 +40,83 @@ from instrumentors.telemetry import (
 )
 
 DEFAULT_CAPACITY: Final = 10_000
-_ENTER: Final = guard("LlamaIndex span start")
 _DESCRIBE: Final = guard("LlamaIndex span attributes")
 _END: Final = guard("LlamaIndex span end")
-_EVENT: Final = guard("LlamaIndex event")
 _STREAM_TYPES: Final = (GeneratorType, AsyncGeneratorType)
 _NESTABLE: Final = (Kind.LLM, Kind.TOOL, Kind.RETRIEVAL, Kind.EMBEDDING)
 _FROM_RESULT: Final = (Kind.LLM, Kind.RETRIEVAL, Kind.EMBEDDING)  # attributes read off results
+
+# Set next to each OTel attach: resetting it tells whether we are still in the
+# contextvars.Context that attached, so a detach never logs "Failed to detach context".
+_scope: ContextVar[None] = ContextVar("instrumentors_llama_index_scope", default=None)
+
+
+class Record:
+    """One LlamaIndex span we turned into a run."""
+
+    __slots__ = (
+        "attached",
+        "error",
+        "event",
+        "finalizer",
+        "finish_reason",
+        "instance",
+        "kind",
+        "method",
+        "name",
+        "otel_token",
+        "parent_run",
+        "run",
+        "scope_token",
+    )
+
+    def __init__(self, kind: Kind, run: Run, instance: Any, method: str) -> None:
+        self.kind = kind
+        self.run = run
+        self.instance = instance
+        self.method = method
+        self.name: str | None = None  # agent runs: the agent's name
+        self.attached: Context | None = None  # the context object we made current
+        self.otel_token: object | None = None
+        self.scope_token: Token[None] | None = None
+        self.event: Any = None  # a step's input event (a ToolCall names the tool call id)
+        self.parent_run: Record | None = None  # the workflow run a step belongs to
+        self.error: BaseException | None = None  # 0.12 runs: the exception a step failed with
+        self.finalizer: weakref.finalize[Any, Any] | None = None  # streams: GC fallback
+        self.finish_reason: str | None = None  # streams: seen on a chunk
+
+    @property
+    def is_attached(self) -> bool:
+        """True while the run's span is current where it was attached."""
+        return self.otel_token is not None
+
+    def attach(self) -> None:
+        """Make the run's span current in this context."""
+        context = self.run.context
+        self.scope_token = _scope.set(None)
+        self.otel_token = attach(context)
+        self.attached = context
+
+    def release(self, *, on_top: bool = False) -> bool:
+        """Undo ``attach`` here; True when nothing is attached any more.
+
+        Not done (False) from another contextvars.Context, nor, with ``on_top``,
+        while someone else's context is current above ours: detaching then would
+        end their scope. A later call in the right place finishes it.
+        """
+        token = self.otel_token
+        scope = self.scope_token
+        if token is None or scope is None:
+            return True
+        if on_top and get_current() is not self.attached:
+            return False
+        try:
+            _scope.reset(scope)
+        except (ValueError, RuntimeError):
+            return False
+        self.otel_token = self.scope_token = None
+        detach(token)  # type: ignore[arg-type]
+        return True
 
 
 class Tracker:
@@ -59,7 +132,7 @@ class Tracker:
         self.workflow_runs: dict[int, Record] = {}  # id(workflow) -> open 0.12 run
         self.quiet: dict[str, Record] = {}  # 0.12 bookkeeping steps (no span of their own)
         self._kinds: dict[tuple[type, str], Kind | None] = {}
-        self._profiles: dict[type, _llm.LLMProfile] = {}
+        self._profiles: dict[type, _extract_llm.LLMProfile] = {}
 
     def sizes(self) -> dict[str, int]:
         """How many entries each map holds (tests check they drain)."""
@@ -145,7 +218,7 @@ class Tracker:
         """
         method = _extract.method_of(name)
         workflow = run.instance if run is not None else instance
-        if not _extract.is_bookkeeping(self.types, workflow, method):
+        if not _extract.is_bookkeeping(workflow, method):
             return False
         if run is not None and self.types.run_is_future and len(self.quiet) < self.capacity:
             quiet = Record(Kind.STEP, run.run, instance, method)
@@ -166,7 +239,7 @@ class Tracker:
                 profile.provider,
                 profile.model(instance),
                 operation=semconv.OP_TEXT_COMPLETION
-                if _llm.is_completion(method)
+                if _extract_llm.is_completion(method)
                 else semconv.OP_CHAT,
                 server_address=host,
                 server_port=port,
@@ -208,10 +281,10 @@ class Tracker:
         record.parent_run = run_record
         return record
 
-    def _profile(self, cls: type) -> _llm.LLMProfile:
+    def _profile(self, cls: type) -> _extract_llm.LLMProfile:
         found = self._profiles.get(cls)
         if found is None:
-            found = _llm.LLMProfile(cls)
+            found = _extract_llm.LLMProfile(cls)
             if len(self._profiles) < self.capacity:
                 self._profiles[cls] = found
         return found
@@ -223,10 +296,10 @@ class Tracker:
         run = record.run
         if isinstance(run, LLMRun):
             temperature, max_tokens = self._profile(type(record.instance)).request(record.instance)
-            stream = True if _llm.is_stream_method(record.method) else None
+            stream = True if _extract_llm.is_stream_method(record.method) else None
             run.set_request(temperature=temperature, max_tokens=max_tokens, stream=stream)
             if run.capture_content:
-                run.set_messages(inputs=_llm.input_messages(bound))
+                run.set_messages(inputs=_extract_llm.input_messages(bound))
         elif isinstance(run, ToolRun):
             if parent is not None and parent.kind is Kind.STEP:
                 run.set_call_id(_extract.tool_call_id(parent.event, run.name))
@@ -290,7 +363,7 @@ class Tracker:
     def _finish(self, record: Record, result: Any) -> None:
         run = record.run
         if isinstance(run, LLMRun):
-            finish_llm(run, result, chat=not _llm.is_completion(record.method))
+            finish_llm(run, result, chat=not _extract_llm.is_completion(record.method))
         elif isinstance(run, RetrievalRun):
             run.set_documents(_extract.document_count(result))
         elif isinstance(run, EmbeddingRun):
@@ -315,85 +388,3 @@ class Tracker:
         self.quiet.clear()
         for record in records:
             record.run.stop()
-
-
-class SpanHandler(BaseSpanHandler[BaseSpan]):
-    """Receives span enter/exit/drop from the root dispatcher."""
-
-    tracker: Tracker | None = None
-
-    @classmethod
-    def class_name(cls) -> str:
-        return "InstrumentorsSpanHandler"
-
-    def span_enter(
-        self,
-        id_: str,
-        bound_args: inspect.BoundArguments,
-        instance: Any | None = None,
-        parent_id: str | None = None,
-        tags: dict[str, Any] | None = None,
-        **kwargs: Any,
-    ) -> None:
-        tracker = self.tracker
-        if tracker is not None:
-            with _ENTER:
-                tracker.enter(id_, bound_args, instance, parent_id)
-
-    def span_exit(
-        self,
-        id_: str,
-        bound_args: inspect.BoundArguments,
-        instance: Any | None = None,
-        result: Any | None = None,
-        **kwargs: Any,
-    ) -> None:
-        tracker = self.tracker
-        if tracker is not None and tracker.records:
-            with _END:
-                tracker.exit(id_, result)
-
-    def span_drop(
-        self,
-        id_: str,
-        bound_args: inspect.BoundArguments,
-        instance: Any | None = None,
-        err: BaseException | None = None,
-        **kwargs: Any,
-    ) -> None:
-        tracker = self.tracker
-        if tracker is not None and tracker.records:
-            with _END:
-                tracker.drop(id_, err)
-
-    # The base class's bookkeeping (open_spans) is bypassed: span_* above do the work.
-    def new_span(self, *args: Any, **kwargs: Any) -> BaseSpan | None:
-        return None
-
-    def prepare_to_exit_span(self, *args: Any, **kwargs: Any) -> BaseSpan | None:
-        return None
-
-    def prepare_to_drop_span(self, *args: Any, **kwargs: Any) -> BaseSpan | None:
-        return None
-
-    def close(self) -> None:
-        tracker = self.tracker
-        if tracker is not None:
-            with _END:
-                tracker.close()
-
-
-class EventHandler(BaseEventHandler):
-    """Receives events; only LLM stream chunks, ends and errors matter."""
-
-    tracker: Tracker | None = None
-
-    @classmethod
-    def class_name(cls) -> str:
-        return "InstrumentorsEventHandler"
-
-    def handle(self, event: BaseEvent, **kwargs: Any) -> None:
-        tracker = self.tracker
-        if tracker is not None and tracker.streams.open:
-            with _EVENT:
-                tracker.on_event(event)
