@@ -4,10 +4,62 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-if TYPE_CHECKING:
-    from instrumentors.sli import SLIRow
+# This module reads rows through these Protocols only, so it never imports
+# instrumentors.sli (which imports it): no import circle.
+
+
+class _Objective(Protocol):
+    @property
+    def latency_p95(self) -> float | None: ...
+
+    @property
+    def success_rate(self) -> float | None: ...
+
+
+class Row(Protocol):
+    """What the table reads from an ``instrumentors.sli.SLIRow``."""
+
+    @property
+    def operation(self) -> str: ...
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def count(self) -> int: ...
+
+    @property
+    def errors(self) -> int: ...
+
+    @property
+    def error_rate(self) -> float: ...
+
+    @property
+    def p50(self) -> float: ...
+
+    @property
+    def p95(self) -> float: ...
+
+    @property
+    def p99(self) -> float: ...
+
+    @property
+    def objective(self) -> _Objective | None: ...
+
+    @property
+    def latency_met(self) -> bool | None: ...
+
+    @property
+    def success_met(self) -> bool | None: ...
+
+    @property
+    def error_budget_remaining(self) -> float | None: ...
+
+    @property
+    def burn_rate(self) -> float | None: ...
+
 
 _HEADERS = (
     "operation",
@@ -40,7 +92,7 @@ def _fraction(value: float | None) -> str:
     return f"{value * 100:.0f}%"
 
 
-def _slo(row: SLIRow) -> str:
+def _slo(row: Row) -> str:
     objective = row.objective
     if objective is None:
         return ""
@@ -52,7 +104,7 @@ def _slo(row: SLIRow) -> str:
     return ", ".join(parts)
 
 
-def render_table(rows: Sequence[SLIRow], overflow: int = 0) -> str:
+def render_table(rows: Sequence[Row], overflow: int = 0) -> str:
     """Aligned columns; '' when there are no rows."""
     if not rows:
         return ""
@@ -78,5 +130,5 @@ def render_table(rows: Sequence[SLIRow], overflow: int = 0) -> str:
     lines = ["SLIs", "  ".join(h.ljust(w) for h, w in zip(_HEADERS, widths, strict=True)).rstrip()]
     lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in body]
     if overflow:
-        lines.append(f"({overflow} spans of further names not tracked: key cap reached)")
+        lines.append(f"({overflow} spans of further names counted under 'other': key cap reached)")
     return "\n".join(lines)

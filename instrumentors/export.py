@@ -2,13 +2,18 @@
 
 Also the ``agent_tree`` traces-exporter entry point, so
 ``OTEL_TRACES_EXPORTER=agent_tree opentelemetry-instrument python agent.py`` works.
+
+Values shown can come from the network (session ids, tool names, span names of
+a remote caller): control characters are escaped, so no value can start a line
+of its own. Output goes through a ``Sink`` that never blocks the agent.
 """
 
 from __future__ import annotations
 
 import logging
-import sys
+import os
 import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Sequence
 from typing import IO, Final
@@ -17,13 +22,16 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.trace import StatusCode
 
-from instrumentors import semconv
+from instrumentors import config, semconv
+from instrumentors._sink import Sink
 
 _logger = logging.getLogger(__name__)
 
 MAX_TRACES: Final = 256
 MAX_SPANS_PER_TRACE: Final = 2_000
 _MAX_EVENTS_SHOWN: Final = 4
+# A value longer than this is cut: the tree is for a glance, the span has the value.
+MAX_VALUE_SHOWN: Final = 200
 
 # Attributes worth a glance, in the order shown.
 _SHOWN: Final = (
@@ -47,6 +55,16 @@ _EVENT_SHOWN: Final = (
 )
 
 
+def shown(value: object) -> str:
+    """``value`` on one line: cut to MAX_VALUE_SHOWN, non-printables escaped as repr does."""
+    text = value if isinstance(value, str) else str(value)
+    if len(text) > MAX_VALUE_SHOWN:
+        text = text[:MAX_VALUE_SHOWN] + "…"
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
+
+
 def _duration_ms(span: ReadableSpan) -> float:
     if span.start_time is None or span.end_time is None:
         return 0.0
@@ -63,10 +81,10 @@ def _format_duration(ms: float) -> str:
 
 def _describe(span: ReadableSpan) -> str:
     attrs = span.attributes or {}
-    parts = [span.name, _format_duration(_duration_ms(span))]
+    parts = [shown(span.name), _format_duration(_duration_ms(span))]
     if span.status.status_code is StatusCode.ERROR:
-        parts.append(f"ERROR {attrs.get(semconv.ERROR_TYPE, '')}".rstrip())
-    extras = [f"{label}={attrs[key]!s}" for key, label in _SHOWN if key in attrs]
+        parts.append(f"ERROR {shown(attrs.get(semconv.ERROR_TYPE, ''))}".rstrip())
+    extras = [f"{label}={shown(attrs[key])}" for key, label in _SHOWN if key in attrs]
     if span.links:
         extras.append(f"links={len(span.links)}")
     if extras:
@@ -74,8 +92,10 @@ def _describe(span: ReadableSpan) -> str:
     events = []
     for event in list(span.events)[:_MAX_EVENTS_SHOWN]:
         eattrs = event.attributes or {}
-        detail = " ".join(f"{k.split('.')[-1]}={eattrs[k]!s}" for k in _EVENT_SHOWN if k in eattrs)
-        events.append(f"{event.name}{' ' + detail if detail else ''}")
+        detail = " ".join(
+            f"{k.split('.')[-1]}={shown(eattrs[k])}" for k in _EVENT_SHOWN if k in eattrs
+        )
+        events.append(f"{shown(event.name)}{' ' + detail if detail else ''}")
     if len(span.events) > _MAX_EVENTS_SHOWN:
         events.append(f"+{len(span.events) - _MAX_EVENTS_SHOWN} more")
     if events:
@@ -96,7 +116,7 @@ def render_trace(spans: Sequence[ReadableSpan]) -> str:
     first = spans[0]
     trace_id = f"{first.context.trace_id:032x}" if first.context else "?"
     service = first.resource.attributes.get("service.name", "") if first.resource else ""
-    lines = [f"trace {trace_id}  {service}  ({len(spans)} spans)"]
+    lines = [f"trace {trace_id}  {shown(service)}  ({len(spans)} spans)"]
 
     def walk(parent: int | None, prefix: str) -> None:
         group = children.get(parent, [])
@@ -111,21 +131,37 @@ def render_trace(spans: Sequence[ReadableSpan]) -> str:
 
 
 class TreeSpanExporter(SpanExporter):
-    """Buffers spans per trace and prints the tree when the trace's local root ends."""
+    """Buffers spans per trace and prints the tree when the trace's local root ends.
+
+    Output to a real file or pipe (stderr by default) never blocks: when it is
+    not read, lines are dropped and counted (``dropped_lines``), and the count
+    is reported once, as the last line, at shutdown (when the output takes it).
+    """
 
     def __init__(self, out: IO[str] | None = None) -> None:
-        self._out = out
+        self._sink = Sink(out)
         self._traces: OrderedDict[int, list[ReadableSpan]] = OrderedDict()
         self._lock = threading.Lock()
         self._shutdown = False
+        self._closed = False
+        _LIVE.add(self)
+
+    @property
+    def dropped_lines(self) -> int:
+        """Lines not written because the output was not read fast enough."""
+        return self._sink.dropped_lines
+
+    def write_text(self, text: str) -> None:
+        """Write other text (the SLI table) the same non-blocking way."""
+        self._sink.write(text)
 
     def _write(self, text: str) -> None:
-        stream = self._out if self._out is not None else sys.stderr
-        try:
-            stream.write(text + "\n")
-            stream.flush()
-        except Exception:
-            _logger.debug("tree exporter could not write", exc_info=True)
+        self._sink.write(text)
+
+    def after_fork_in_child(self) -> None:
+        """The parent's buffered traces are the parent's to print; its lock may be held."""
+        self._lock = threading.Lock()
+        self._traces = OrderedDict()
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         if self._shutdown:
@@ -155,6 +191,32 @@ class TreeSpanExporter(SpanExporter):
             self._write(render_trace(bucket))
         return True
 
-    def shutdown(self) -> None:
+    def close(self, timeout: float) -> None:
+        """Print what is buffered, wait up to ``timeout`` s for it, report dropped lines once."""
+        if self._closed:
+            return
+        self._closed = True
         self.force_flush()
+        # When the output is still stuck, the report could not get through either.
+        if self._sink.flush(timeout) and self._sink.dropped_lines:
+            self._sink.write(
+                f"(instrumentors: the tree view dropped {self._sink.dropped_lines} lines: "
+                "its output was not being read)"
+            )
+            self._sink.flush(min(timeout, 0.5))
+
+    def shutdown(self) -> None:
+        self.close(config.settings().shutdown_timeout)
         self._shutdown = True
+
+
+_LIVE: weakref.WeakSet[TreeSpanExporter] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for exporter in list(_LIVE):
+        exporter.after_fork_in_child()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)

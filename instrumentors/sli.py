@@ -3,14 +3,18 @@
 ``SLIProcessor`` is a SpanProcessor: add it to a TracerProvider (``setup()``
 does) and call ``report()``. Latency is kept in a DDSketch per key (relative
 accuracy 1% by default), so memory is bounded by the number of keys, which is
-capped too: spans for keys past the cap are counted in ``overflow``.
+capped too: tool, model and client names can come from remote callers, so
+names past the cap (default 1,000 keys) fold into one ``other`` row per
+operation, and names are cut to ``MAX_NAME_LENGTH`` characters.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import os
 import threading
+import weakref
 from dataclasses import dataclass
 from typing import Final
 
@@ -20,11 +24,14 @@ from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.trace import StatusCode
 
 from instrumentors import semconv
+from instrumentors._sli_table import render_table
 
 _logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_KEYS: Final = 1_000
 DEFAULT_RELATIVE_ACCURACY: Final = 0.01
+OTHER: Final = "other"
+MAX_NAME_LENGTH: Final = 256
 
 # gen_ai.operation.name -> the attribute that names the tool, model, source or agent.
 _NAME_BY_OPERATION: Final = {
@@ -104,7 +111,9 @@ class SLIProcessor(SpanProcessor):
         self.relative_accuracy = relative_accuracy
         self._stats: dict[tuple[str, str], _Stats] = {}
         self._lock = threading.Lock()
+        # Spans counted under an `other` row because the key cap was reached.
         self.overflow = 0
+        _LIVE.add(self)
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         return None
@@ -128,14 +137,18 @@ class SLIProcessor(SpanProcessor):
 
     def record(self, operation: str, name: str, duration_s: float, error: bool) -> None:
         """Count one call (also usable without spans, e.g. from tests or other sources)."""
-        key = (operation, name)
+        key = (operation[:MAX_NAME_LENGTH], name[:MAX_NAME_LENGTH])
         with self._lock:
             stats = self._stats.get(key)
             if stats is None:
                 if len(self._stats) >= self.max_keys:
                     self.overflow += 1
-                    return
-                stats = self._stats[key] = _Stats(self.relative_accuracy)
+                    # One `other` row per operation we know (a fixed set); any other
+                    # operation folds into ("other", "other"): the extra rows are bounded.
+                    key = (key[0] if key[0] in _NAME_BY_OPERATION else OTHER, OTHER)
+                    stats = self._stats.get(key)
+                if stats is None:
+                    stats = self._stats[key] = _Stats(self.relative_accuracy)
             stats.sketch.add(max(duration_s, 0.0))
             stats.count += 1
             stats.errors += int(error)
@@ -155,15 +168,29 @@ class SLIProcessor(SpanProcessor):
 
     def render(self) -> str:
         """The report as a terminal table ('' when nothing was recorded)."""
-        from instrumentors._sli_table import render_table
-
         return render_table(self.report(), self.overflow)
+
+    def reset_lock(self) -> None:
+        """A fresh lock (after a fork: another thread may have held it at that moment)."""
+        self._lock = threading.Lock()
 
     def shutdown(self) -> None:
         return None
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         return True
+
+
+_LIVE: weakref.WeakSet[SLIProcessor] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for processor in list(_LIVE):
+        processor.reset_lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _quantiles(sketch: DDSketch) -> tuple[float, float, float]:

@@ -54,6 +54,7 @@ def test_variable_names_are_the_documented_ones() -> None:
     assert config.CAPTURE_SAMPLE_RATE == "AGENT_INSTRUMENTORS_CAPTURE_SAMPLE_RATE"
     assert config.MAX_ATTRIBUTE_LENGTH == "AGENT_INSTRUMENTORS_MAX_ATTRIBUTE_LENGTH"
     assert config.PROPAGATE_HOSTS == "AGENT_INSTRUMENTORS_PROPAGATE_HOSTS"
+    assert config.SHUTDOWN_TIMEOUT == "AGENT_INSTRUMENTORS_SHUTDOWN_TIMEOUT"
 
 
 # --- content capture ----------------------------------------------------------
@@ -118,6 +119,49 @@ def test_hash_key_is_utf8_bytes() -> None:
 
 def test_empty_hash_key_means_no_key() -> None:
     assert config.load({config.PARAMS_HASH_KEY: ""}).hash_key is None
+
+
+def test_non_utf8_hash_key_uses_the_raw_bytes_and_warns_once_without_the_key(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    raw = b"k\xff\xfe-secret"
+    undecodable = raw.decode("utf-8", "surrogateescape")  # how os.environ holds such bytes
+    with caplog.at_level(logging.WARNING, logger=LOGGER):
+        first = config.load({config.PARAMS_HASH_KEY: undecodable})
+        config.load({config.PARAMS_HASH_KEY: undecodable})
+    assert first.hash_key == raw
+    (record,) = config_warnings(caplog)
+    assert config.PARAMS_HASH_KEY in record.getMessage()
+    assert "secret" not in record.getMessage()
+
+
+def test_a_lone_surrogate_hash_key_still_gives_a_key(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger=LOGGER):
+        current = config.load({config.PARAMS_HASH_KEY: "k\ud800"})
+    assert current.hash_key == "k\ud800".encode("utf-8", "surrogatepass")
+    assert len(config_warnings(caplog)) == 1
+
+
+# --- shutdown timeout ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "seconds"), [("", 5.0), ("1", 1.0), (" 0.25 ", 0.25), ("30", 30.0)]
+)
+def test_shutdown_timeout(raw: str, seconds: float, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger=LOGGER):
+        assert config.load({config.SHUTDOWN_TIMEOUT: raw}).shutdown_timeout == seconds
+    assert config_warnings(caplog) == []
+
+
+@pytest.mark.parametrize("raw", ["soon", "0", "-1", "nan", "inf", "1e400"])
+def test_invalid_shutdown_timeout_warns_and_falls_back(
+    raw: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger=LOGGER):
+        assert config.load({config.SHUTDOWN_TIMEOUT: raw}).shutdown_timeout == 5.0
+    (record,) = config_warnings(caplog)
+    assert config.SHUTDOWN_TIMEOUT in record.getMessage()
 
 
 # --- sample rate --------------------------------------------------------------
@@ -333,3 +377,63 @@ def test_settings_are_immutable() -> None:
     current = config.settings()
     with pytest.raises(AttributeError):
         current.capture_mode = "SPAN_ONLY"  # type: ignore[misc]
+
+
+# --- variables the OpenTelemetry API and SDK raise on ---------------------------------
+
+
+@pytest.mark.parametrize(
+    "raw", ["tracecontxt", "tracecontext,", "tracecontext,bagage", " ,baggage", "nope,none"]
+)
+def test_an_unknown_propagator_is_replaced_by_the_default(
+    raw: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    env = {config.PROPAGATORS: raw}
+    with caplog.at_level(logging.WARNING, logger=LOGGER):
+        assert config.check_propagators(env) is True
+    assert env == {config.PROPAGATORS: "tracecontext,baggage"}
+    (record,) = config_warnings(caplog)
+    assert config.PROPAGATORS in record.getMessage()
+
+
+@pytest.mark.parametrize(
+    "raw", ["tracecontext", "baggage,tracecontext", "none", "tracecontext,none,typo", "b3multi"]
+)
+def test_known_propagators_are_left_alone(raw: str, caplog: pytest.LogCaptureFixture) -> None:
+    env = {config.PROPAGATORS: raw}
+    with caplog.at_level(logging.WARNING, logger=LOGGER):
+        assert config.check_propagators(env) is False
+    assert env == {config.PROPAGATORS: raw}
+    assert config_warnings(caplog) == []
+
+
+def test_unset_propagators_are_left_alone() -> None:
+    env: dict[str, str] = {}
+    assert config.check_propagators(env) is False
+    assert env == {}
+
+
+def test_span_limits_the_sdk_would_raise_on_are_removed(caplog: pytest.LogCaptureFixture) -> None:
+    env = {
+        "OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT": "-5",
+        "OTEL_SPAN_EVENT_COUNT_LIMIT": "",
+        "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT": "big",
+        "OTEL_SPAN_LINK_COUNT_LIMIT": "12",
+        "OTEL_ATTRIBUTE_COUNT_LIMIT": "unset",
+        "OTEL_LINK_ATTRIBUTE_COUNT_LIMIT": "1.5",
+        "OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT": " +7 ",  # int() takes it, so the SDK does too
+    }
+    with caplog.at_level(logging.WARNING, logger=LOGGER):
+        removed = config.check_span_limits(env)
+    assert sorted(removed) == [
+        "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT",
+        "OTEL_LINK_ATTRIBUTE_COUNT_LIMIT",
+        "OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT",
+        "OTEL_SPAN_EVENT_COUNT_LIMIT",
+    ]
+    assert env == {
+        "OTEL_SPAN_LINK_COUNT_LIMIT": "12",
+        "OTEL_ATTRIBUTE_COUNT_LIMIT": "unset",
+        "OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT": " +7 ",
+    }
+    assert len(config_warnings(caplog)) == 4

@@ -225,3 +225,88 @@ def test_missing_otlp_exporters_fall_back_to_the_tree(tmp_path: Path) -> None:
     assert json.loads(result.stdout)["exporters"] == ["agent_tree"]
     assert "OTLP exporters are not installed" in result.stderr
     assert "execute_tool get_weather" in result.stderr
+
+
+SETUP_TWICE = textwrap.dedent(
+    """
+    import json, sys, instrumentors
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    first, second = InMemorySpanExporter(), InMemorySpanExporter()
+    a = instrumentors.setup(exporter=first, span_processor="simple", instrument=False)
+    again = json.loads(sys.argv[1])
+    b = instrumentors.setup(
+        exporter=second if again.pop("new_exporter") else first,
+        span_processor="simple",
+        instrument=False,
+        **again,
+    )
+
+    @instrumentors.tool
+    def ping() -> None:
+        pass
+
+    ping()
+    print(json.dumps({"same": a is b, "first": len(first.get_finished_spans()),
+                      "second": len(second.get_finished_spans())}))
+    """
+)
+
+
+@pytest.mark.parametrize(
+    ("again", "ignored"),
+    [
+        ({"new_exporter": True}, "exporter="),
+        ({"new_exporter": False, "endpoint": "http://127.0.0.1:4318"}, "endpoint="),
+        ({"new_exporter": True, "shutdown_timeout": 1}, "exporter=, shutdown_timeout="),
+    ],
+)
+def test_setup_twice_with_other_arguments_warns_and_keeps_the_first(
+    again: dict[str, object], ignored: str
+) -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", SETUP_TWICE, json.dumps(again)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+        cwd=ROOT,
+    )
+    assert json.loads(result.stdout) == {"same": True, "first": 1, "second": 0}
+    (warning,) = [line for line in result.stderr.splitlines() if "already called" in line]
+    assert ignored in warning and "first setup() stays in effect" in warning
+
+
+def test_setup_twice_with_the_same_arguments_is_silent() -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", SETUP_TWICE, json.dumps({"new_exporter": False})],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+        cwd=ROOT,
+    )
+    assert json.loads(result.stdout) == {"same": True, "first": 1, "second": 0}
+    assert result.stderr == ""
+
+
+def test_a_bad_span_processor_argument_warns_and_batches() -> None:
+    code = textwrap.dedent(
+        """
+        import instrumentors
+        from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+        memory = InMemorySpanExporter()
+        handle = instrumentors.setup(exporter=memory, span_processor="fast", instrument=False)
+        with instrumentors.agent_step("step"):
+            pass
+        queued = len(memory.get_finished_spans())  # batched: not exported yet
+        handle.shutdown()
+        print(queued, len(memory.get_finished_spans()))
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert result.stdout.split() == ["0", "1"]
+    assert "span_processor='fast'" in result.stderr

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import ast
+import gc
 import math
 import random
 import threading
+import tracemalloc
+from pathlib import Path
 
 import pytest
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.trace import Status, StatusCode
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.trace import SpanContext, Status, StatusCode, TraceFlags
 
 from instrumentors import semconv
+from instrumentors import sli as sli_module
 from instrumentors.sli import Objective, SLIProcessor
 
 
@@ -105,13 +111,93 @@ def test_perfect_objective_and_invalid_objectives() -> None:
         Objective(latency_p95=0)
 
 
-def test_key_cap_counts_overflow() -> None:
+def test_names_past_the_key_cap_fold_into_other_per_operation() -> None:
     sli = SLIProcessor(max_keys=3)
     for i in range(10):
+        sli.record("execute_tool", f"tool-{i}", 0.01, error=i == 9)
+    sli.record("chat", "invented-model", 0.02, error=False)
+    sli.record("made-up-operation", "x", 0.03, error=False)
+    sli.record("execute_tool", "tool-0", 0.01, error=False)  # a key it already has still counts
+    rows = {(r.operation, r.name): (r.count, r.errors) for r in sli.report()}
+    assert rows == {
+        ("execute_tool", "tool-0"): (2, 0),
+        ("execute_tool", "tool-1"): (1, 0),
+        ("execute_tool", "tool-2"): (1, 0),
+        ("execute_tool", "other"): (7, 1),
+        ("chat", "other"): (1, 0),
+        ("other", "other"): (1, 0),
+    }
+    assert sli.overflow == 9
+    assert "9 spans of further names counted under 'other'" in sli.render()
+
+
+def test_the_default_cap_is_a_thousand_keys() -> None:
+    sli = SLIProcessor()
+    for i in range(1_500):
         sli.record("execute_tool", f"tool-{i}", 0.01, error=False)
-    assert len(sli.report()) == 3
-    assert sli.overflow == 7
-    assert "not tracked" in sli.render()
+    rows = sli.report()
+    assert len(rows) == 1_001
+    (other,) = [r for r in rows if r.name == "other"]
+    assert other.count == 500
+
+
+def test_long_names_are_cut() -> None:
+    sli = SLIProcessor()
+    sli.record("execute_tool", "x" * 100_000, 0.01, error=False)
+    (row,) = sli.report()
+    assert row.name == "x" * sli_module.MAX_NAME_LENGTH == "x" * 256
+
+
+def test_memory_stays_flat_when_callers_invent_100k_names() -> None:
+    sli = SLIProcessor()
+    context = SpanContext(trace_id=1, span_id=2, is_remote=False, trace_flags=TraceFlags(1))
+    spans = [  # built before tracing starts: only what the processor keeps is measured
+        ReadableSpan(
+            name=f"execute_tool t{i}",
+            context=context,
+            resource=Resource.get_empty(),
+            attributes={
+                semconv.GEN_AI_OPERATION_NAME: "execute_tool",
+                semconv.GEN_AI_TOOL_NAME: f"tool-invented-by-a-caller-{i}-" + "x" * 64,
+            },
+            start_time=1_000,
+            end_time=1_000 + (i % 97 + 1) * 1_000_000,
+        )
+        for i in range(100_000)
+    ]
+    tracemalloc.start()
+    try:
+        for span in spans[:2_000]:
+            sli.on_end(span)
+        gc.collect()
+        after_2k = tracemalloc.get_traced_memory()[0]
+        for span in spans[2_000:]:
+            sli.on_end(span)
+        gc.collect()
+        after_100k = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    rows = sli.report()
+    assert len(rows) == 1_001 and sum(r.count for r in rows) == 100_000
+    assert after_100k - after_2k < 16 * 1024, (after_2k, after_100k)
+
+
+def test_sli_and_its_table_do_not_import_each_other() -> None:
+    package = Path(sli_module.__file__).parent
+
+    def imports(module: str) -> set[str]:
+        tree = ast.parse((package / f"{module}.py").read_text())
+        found = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                found.add(node.module)
+                found.update(f"{node.module}.{alias.name}" for alias in node.names)
+            elif isinstance(node, ast.Import):
+                found.update(alias.name for alias in node.names)
+        return found
+
+    assert "instrumentors._sli_table" in imports("sli")
+    assert not {"instrumentors.sli", "instrumentors.sli.SLIRow"} & imports("_sli_table")
 
 
 def test_concurrent_updates_from_threads() -> None:
