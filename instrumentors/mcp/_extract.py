@@ -1,14 +1,19 @@
 """MCP SDK objects (1.x and 2.x) -> what our spans record: tool calls, results, transports.
 
 Both SDK lines are read through duck typing (``isError`` vs ``is_error``,
-pydantic ``Meta`` vs plain dict) so one code path serves both.
+pydantic ``Meta`` vs plain dict) so one code path serves both. Which server a
+client session talks to is learnt from public constructor arguments: the write
+stream a ``ClientSession`` (or a 2.x ``JSONRPCDispatcher``) is built on, and the
+one a streamable-HTTP transport's ``post_writer`` serves.
 """
 
 from __future__ import annotations
 
+import importlib.metadata
 import importlib.util
 import weakref
 from collections.abc import Mapping
+from functools import cache
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -17,17 +22,26 @@ from opentelemetry.util.types import AttributeValue
 from instrumentors import _semconv_net as net
 from instrumentors.propagation import host_of
 
-# Streamable-HTTP transports by the client write stream they serve: a ClientSession
-# holds that stream, so its tool calls can name the server and the MCP session id.
-_transports: weakref.WeakKeyDictionary[Any, weakref.ref[Any]] = weakref.WeakKeyDictionary()
+# The id of the client write stream each ClientSession / 2.x JSONRPCDispatcher writes to.
+# The owner holds its stream, so the id stays that stream's while the entry lives.
+_stream_ids: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
+# Streamable-HTTP transports by the id of the client write stream they serve, while they
+# serve it (2.x wraps the stream in a slotted object that cannot be weakly referenced).
+_transports: dict[int, Any] = {}
 
 
+@cache
 def sdk_traces_itself() -> bool:
     """True for mcp 2.x, which makes its own client/server spans and injects ``_meta``."""
     try:
-        return importlib.util.find_spec("mcp.shared._otel") is not None
-    except (ImportError, ValueError):
-        return False
+        major = importlib.metadata.version("mcp").split(".", 1)[0]
+        return int(major) >= 2
+    except (importlib.metadata.PackageNotFoundError, ValueError):
+        # No distribution metadata (a vendored copy): the 2.x dispatcher module tells.
+        try:
+            return importlib.util.find_spec("mcp.shared.jsonrpc_dispatcher") is not None
+        except (ImportError, ValueError):
+            return False
 
 
 def tool_call_args(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[str, Any]:
@@ -69,35 +83,44 @@ def meta_carrier(meta: Any) -> dict[str, Any]:
     return dumped if isinstance(dumped, dict) else {}
 
 
-def register_transport(write_stream: Any, transport: Any) -> None:
-    """Remember which streamable-HTTP transport serves this client write stream."""
+def remember_stream(owner: Any, write_stream: Any) -> None:
+    """Note the client write stream a ClientSession or a 2.x dispatcher is built on."""
     if write_stream is not None:
-        _transports[_stream_key(write_stream)] = weakref.ref(transport)
+        _stream_ids[owner] = id(write_stream)
 
 
-def _stream_key(stream: Any) -> Any:
-    # 2.x wraps the anyio stream in a slotted ``ContextSendStream`` (no weak references).
-    inner = getattr(stream, "_inner", None)
-    return inner if inner is not None else stream
-
-
-def transport_of(session: Any) -> Any:
-    """The streamable-HTTP transport behind a ClientSession, or None (stdio, in-memory)."""
-    stream = getattr(session, "_write_stream", None)  # 1.x BaseSession
-    if stream is None:  # 2.x: the session's JSON-RPC dispatcher holds it
-        stream = getattr(getattr(session, "_dispatcher", None), "_write_stream", None)
-    return transport_of_stream(stream)
-
-
-def transport_of_stream(stream: Any) -> Any:
-    """The streamable-HTTP transport that serves this client write stream, or None."""
-    if stream is None:
-        return None
+def remember_dispatcher(session: Any, dispatcher: Any) -> None:
+    """2.x ``ClientSession(dispatcher=...)``: the session writes to the dispatcher's stream."""
     try:
-        ref = _transports.get(_stream_key(stream))
-    except TypeError:  # a stream type that cannot be weakly referenced
+        stream_id = _stream_ids.get(dispatcher)
+    except TypeError:  # a dispatcher that cannot be weakly referenced (in-process ones)
+        return
+    if stream_id is not None:
+        _stream_ids[session] = stream_id
+
+
+def serve(write_stream: Any, transport: Any) -> int | None:
+    """A streamable-HTTP transport starts serving this client write stream; returns its key."""
+    if write_stream is None:
         return None
-    return ref() if ref is not None else None
+    key = id(write_stream)
+    _transports[key] = transport
+    return key
+
+
+def stop_serving(key: int) -> None:
+    """The transport's writer ended: forget it."""
+    _transports.pop(key, None)
+
+
+def transport_of(owner: Any) -> Any:
+    """The streamable-HTTP transport behind a ClientSession or a 2.x dispatcher, or None
+    (stdio, in-memory, or built before instrumenting)."""
+    try:
+        stream_id = _stream_ids.get(owner)
+    except TypeError:  # an owner that cannot be weakly referenced
+        return None
+    return _transports.get(stream_id) if stream_id is not None else None
 
 
 def destination_of(transport: Any) -> str | None:
@@ -144,12 +167,6 @@ def server_attributes(http_request: Any) -> dict[str, AttributeValue]:
     return attributes
 
 
-def http_request_of_message(message: Any) -> Any:
-    """1.x: the starlette request of a ``RequestResponder`` (None on stdio)."""
-    metadata = getattr(message, "message_metadata", None)
-    return getattr(metadata, "request_context", None)
-
-
 def tool_name_of_params(params: Any) -> str | None:
     """The tool name of ``tools/call`` params (a model in 1.x, a mapping in 2.x)."""
     name = params.get("name") if isinstance(params, Mapping) else getattr(params, "name", None)
@@ -157,7 +174,7 @@ def tool_name_of_params(params: Any) -> str | None:
 
 
 def protocol_version_of(server_session: Any) -> str | None:
-    """1.x: the protocol version the client asked for in ``initialize``."""
+    """1.x: the protocol version the client asked for in ``initialize`` (None before it)."""
     params = getattr(server_session, "client_params", None)
     version = getattr(params, "protocolVersion", None)
     return version if isinstance(version, str) else None

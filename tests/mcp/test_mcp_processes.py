@@ -147,5 +147,8 @@ async def test_v2_high_level_client(
         result = await client.call_tool("add", {"a": 20, "b": 22})
     assert text_of(result) == "42"
     span = client_span(exporter, "add")
+    attributes = dict(span.attributes or {})  # a session built on the Client's dispatcher
+    assert attributes["server.address"] == "127.0.0.1"
+    assert attributes["jsonrpc.request.id"]
     spans = server_spans(receiver, hex_trace(span), count=1)
     assert spans["tools/call add"]["parent_span_id"] == expected_parent(exporter, span, "add")

@@ -80,24 +80,27 @@ async def test_jsonrpc_error_response(exporter: InMemorySpanExporter, instrument
 
 
 @pytest.mark.skipif(not V2, reason="mcp 2.x middleware chain")
-async def test_v2_middlewares_wrap_the_sdk_one(
+async def test_v2_middlewares_around_the_sdk_chain(
     exporter: InMemorySpanExporter, instrumentor: Any
 ) -> None:
     from mcp.server._otel import OpenTelemetryMiddleware
 
-    from instrumentors.mcp._server import RestoreContext, ServerContext
+    from instrumentors.mcp._middleware import IncomingContext, ServerSpan
+
+    async def user_middleware(ctx: Any, call_next: Any) -> Any:
+        return await call_next(ctx)
 
     server = lowlevel_server(_probe)
     async with connect(server) as session:
         await session.call_tool("probe", {})
-    async with connect(server) as session:  # a second connection: still one of ours
+    server.middleware.append(user_middleware)  # added between two connections
+    async with connect(server) as session:  # a second connection: still one of each of ours
         await session.call_tool("probe", {})
     kinds = [type(m) for m in server.middleware]
-    assert kinds[:2] == [OpenTelemetryMiddleware, ServerContext]
-    assert RestoreContext not in kinds and kinds.count(ServerContext) == 1
+    assert kinds == [IncomingContext, OpenTelemetryMiddleware, type(user_middleware), ServerSpan]
+    assert len(named(exporter, "tools/call probe")) == 2  # the SDK's spans, none of ours
     instrumentor.uninstrument()
-    assert not [m for m in server.middleware if isinstance(m, (RestoreContext, ServerContext))]
-    assert isinstance(server.middleware[0], OpenTelemetryMiddleware)
+    assert [type(m) for m in server.middleware] == [OpenTelemetryMiddleware, type(user_middleware)]
     instrumentor.instrument()
 
 
@@ -122,6 +125,35 @@ async def test_v2_without_the_sdk_middleware_we_make_the_server_span(
     assert server_span.parent.span_id == sdk_client.context.span_id
     assert (server_span.attributes or {})["agent.session_id"] == "sess-own"
     assert payload_of(result)["baggage"] == {"agent.session_id": "sess-own"}
+
+
+@pytest.mark.skipif(not V2, reason="mcp 2.x middleware chain")
+async def test_v2_a_user_middleware_span_gets_no_second_server_span(
+    exporter: InMemorySpanExporter, instrumentor: Any
+) -> None:
+    from opentelemetry import trace
+
+    tracer = trace.get_tracer("user")
+
+    async def traced_middleware(ctx: Any, call_next: Any) -> Any:
+        with tracer.start_as_current_span("user-middleware"):
+            return await call_next(ctx)
+
+    server = lowlevel_server(_probe)
+    server.middleware.append(traced_middleware)  # inside the SDK's span, outside ours
+    async with connect(server) as session:
+        with instrumentors.session("sess-user"):
+            result = await session.call_tool("probe", {})
+    (server_span,) = named(exporter, "tools/call probe")  # the SDK's, no second one of ours
+    (user_span,) = [  # the one around this tools/call (it wraps every message)
+        s
+        for s in named(exporter, "user-middleware")
+        if s.parent is not None and s.parent.span_id == server_span.context.span_id
+    ]
+    assert "agent.session_id" not in (user_span.attributes or {})  # not another's span
+    payload = payload_of(result)
+    assert payload["baggage"] == {"agent.session_id": "sess-user"}
+    assert payload["span_id"] == format(user_span.context.span_id, "016x")
 
 
 @pytest.mark.skipif(V2, reason="mcp 2.x always injects from its own client span")

@@ -1,5 +1,6 @@
-"""Propagation across an MCP process boundary: B3 single and multi, the host allowlist, and
-malformed incoming trace context (ignored safely: the server works and starts a fresh trace)."""
+"""Propagation across an MCP process boundary: B3 single and multi, the host allowlist,
+malformed incoming trace context (ignored safely: the server works and starts a fresh trace),
+and hostile baggage (the server takes only a capped, clean session id from it)."""
 
 from __future__ import annotations
 
@@ -20,8 +21,17 @@ from tests.mcp._procs import (
     http_session,
     payload_of,
     stdio_session,
+    text_of,
     wait_spans,
 )
+from tests.mcp.test_mcp_hostile_context import (
+    UNTRUSTED_KEY,
+    UNTRUSTED_VALUE,
+    WIDEST,
+    assert_clean,
+    baggage_header,
+)
+from tests.propagation._recorder import HeaderRecorder
 
 W3C_KEYS = {"traceparent", "tracestate", "baggage"}
 B3_MULTI_KEYS = {"x-b3-traceid", "x-b3-spanid", "x-b3-sampled"}
@@ -164,3 +174,38 @@ def test_valid_context_from_a_foreign_client(server_url: str, receiver: HTTPRece
     )
     assert server["parent_span_id"] == "b7ad6b7169203331"
     assert server["attributes"]["agent.session_id"] == "foreign-1"
+
+
+async def test_hostile_baggage_across_a_server_process(
+    server_url: str, receiver: HTTPReceiver, exporter: InMemorySpanExporter, instrumentor: Any
+) -> None:
+    """A server process as ``setup()`` makes it (session processor, OTLP export): a session id
+    of 3,000 characters with newlines and escapes, and a key it does not trust, in ``_meta``.
+    Its spans, its tool and the HTTP API the tool calls get only the capped, clean id."""
+    header = baggage_header({"agent.session_id": WIDEST, UNTRUSTED_KEY: UNTRUSTED_VALUE})
+    with HeaderRecorder() as api:
+        async with http_session(server_url) as session:
+            seen = payload_of(await session.call_tool("whoami", {}, meta={"baggage": header}))
+            fetched = await session.call_tool(
+                "fetch", {"url": f"{api.url}/weather"}, meta={"baggage": header}
+            )
+        downstream = api.trace_headers()
+    assert text_of(fetched) == "200"
+    session_id = seen["baggage"]["agent.session_id"]
+    assert_clean(session_id)
+    assert seen["baggage"] == {"agent.session_id": session_id}
+    assert seen["meta"]["baggage"] == header  # the tool's own request, as the client sent it
+    assert UNTRUSTED_VALUE not in downstream.get("baggage", "")
+    for tool, count in (("whoami", 1), ("fetch", 2)):  # fetch: its HTTP client span too
+        trace_id = hex_trace(tool_span(exporter, tool))
+        spans = wait_spans(receiver, lambda s, t=trace_id: s["trace_id"] == t, count=count)
+        assert len(spans) >= count, tool
+        for span in spans:
+            attributes = span["attributes"]
+            assert not any(
+                UNTRUSTED_KEY in k or UNTRUSTED_VALUE in str(v) for k, v in attributes.items()
+            )
+            if "agent.session_id" in attributes:
+                assert attributes["agent.session_id"] == session_id, span["name"]
+        server = next(s for s in spans if s["name"] == f"tools/call {tool}")
+        assert server["attributes"]["agent.session_id"] == session_id
