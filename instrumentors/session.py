@@ -112,6 +112,28 @@ class _SessionScope:
         return None
 
 
+def annotate(span: Any, context: Context | None = None) -> None:
+    """Put the session in ``context`` on a span our core did not start (unless it has one).
+
+    The value may come from another process through a server that did not filter its
+    baggage: it is normalized (control characters stripped, capped) before it is shown.
+    """
+    try:
+        raw = current_session_id(context)
+        if raw is None or not span.is_recording():
+            return
+        session_id = normalize_session_id(raw)
+        if session_id is None:
+            return
+        attributes = span.attributes or {}
+        if semconv.AGENT_SESSION_ID not in attributes:
+            span.set_attribute(semconv.AGENT_SESSION_ID, session_id)
+        if semconv.GEN_AI_CONVERSATION_ID not in attributes:
+            span.set_attribute(semconv.GEN_AI_CONVERSATION_ID, session_id)
+    except Exception:
+        _logger.debug("instrumentors: annotating a span with the session failed", exc_info=True)
+
+
 class SessionSpanProcessor(SpanProcessor):
     """Copy the ``agent.session_id`` baggage onto every span started in that context.
 
@@ -120,17 +142,7 @@ class SessionSpanProcessor(SpanProcessor):
     """
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
-        try:
-            session_id = current_session_id(parent_context)
-            if session_id is None or not span.is_recording():
-                return
-            attributes = span.attributes or {}
-            if semconv.AGENT_SESSION_ID not in attributes:
-                span.set_attribute(semconv.AGENT_SESSION_ID, session_id)
-            if semconv.GEN_AI_CONVERSATION_ID not in attributes:
-                span.set_attribute(semconv.GEN_AI_CONVERSATION_ID, session_id)
-        except Exception:
-            _logger.debug("SessionSpanProcessor.on_start failed", exc_info=True)
+        annotate(span, parent_context)
 
     def on_end(self, span: ReadableSpan) -> None:
         return None

@@ -588,3 +588,21 @@ def test_processor_lifecycle_methods() -> None:
 
     assert processor.force_flush() is True
     assert processor.shutdown() is None
+
+
+def test_session_processor_cleans_an_unfiltered_incoming_session(exporter, provider) -> None:
+    """A server that did not filter its callers' baggage: the processor still shows it clean."""
+    from opentelemetry import baggage, context
+
+    from instrumentors.session import SessionSpanProcessor
+
+    processor = SessionSpanProcessor()
+    token = context.attach(baggage.set_baggage("agent.session_id", "evil\nINJECTED " + "x" * 500))
+    try:
+        with trace.get_tracer("other-lib").start_as_current_span("GET") as span:
+            processor.on_start(span, context.get_current())
+    finally:
+        context.detach(token)
+    (ended,) = exporter.get_finished_spans()
+    value = ended.attributes["agent.session_id"]
+    assert "\n" not in value and len(value) <= 256 and value.startswith("evilINJECTED")
