@@ -326,3 +326,20 @@ def test_tools_without_a_template_share_a_bounded_cached_one(exporter, monkeypat
     monkeypatch.setattr(telemetry, "_TEMPLATES_CAP", 2)
     tel.tool("other").stop()  # past the cap: the cache starts over
     assert len(tel._templates) == 1
+
+
+def test_a_server_side_tool_span_never_merges_with_the_local_tool(exporter) -> None:
+    tel = Telemetry("mcp-server")
+    template = tel.tool_template("add", None, kind=SpanKind.SERVER, span_name="tools/call add")
+    server = tel.tool(template, attributes={"mcp.method.name": "tools/call"})
+
+    @instrumentors.tool
+    def add(a: int) -> int:
+        return a + 1
+
+    add(1)
+    server.fail(RuntimeError("rpc"), "-32001")
+    local, remote = exporter.get_finished_spans()
+    assert remote.name == "tools/call add" and remote.kind is SpanKind.SERVER
+    assert remote.attributes[semconv.ERROR_TYPE] == "-32001"  # the protocol's name for it
+    assert local.name == "execute_tool add" and local.parent.span_id == remote.context.span_id

@@ -31,16 +31,10 @@ class MCPInstrumentor(AgentInstrumentor):
     scope: ClassVar[str] = SCOPE
 
     def _start(self, options: dict[str, Any]) -> Any:
-        from opentelemetry import trace
-
         from instrumentors._patching import apply
         from instrumentors.mcp import _server, _wrappers
-        from instrumentors.version import __version__
 
-        # TODO(core): the server span's tracer comes from the core once it can make SERVER
-        # tool spans (see ``_server.ServerCall``).
-        tracer = trace.get_tracer(SCOPE, __version__, options.get("tracer_provider"))
-        state = _server.State(self.telemetry(options), tracer)
+        state = _server.State(self.telemetry(options))
         return apply(_wrappers.PATCHES, state), state
 
     def _stop(self, state: Any) -> None:

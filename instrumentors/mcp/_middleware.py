@@ -29,7 +29,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.baggage.propagation import W3CBaggagePropagator
 from opentelemetry.instrumentation.utils import is_instrumentation_enabled
-from opentelemetry.trace import Span, Tracer
+from opentelemetry.trace import Span
 
 from instrumentors import _semconv_net as net
 from instrumentors import propagation
@@ -37,7 +37,7 @@ from instrumentors._patching import Wrapper
 from instrumentors.config import Settings, settings
 from instrumentors.mcp import _compat, _extract
 from instrumentors.mcp._server import ServerCall, State, session_attributes
-from instrumentors.telemetry import guard
+from instrumentors.telemetry import Telemetry, guard
 
 # What the SDK's own middleware extracts for its span's parent (W3C trace context);
 # anything else in ``_meta`` may be baggage, which only a context we attach carries on.
@@ -136,10 +136,10 @@ def _all_trusted(header: str) -> bool:
 class ServerSpan:
     """Innermost: the session ids on the SDK's server span, or our own server span."""
 
-    __slots__ = ("tracer",)
+    __slots__ = ("tel",)
 
-    def __init__(self, tracer: Tracer) -> None:
-        self.tracer = tracer
+    def __init__(self, tel: Telemetry) -> None:
+        self.tel = tel
 
     async def __call__(self, ctx: Any, call_next: CallNext) -> Any:
         call: ServerCall | None = None
@@ -166,7 +166,7 @@ class ServerSpan:
         current = otel_context.get_current()
         parent = propagation.extract(trace_context, context=current) or current
         return ServerCall.start(
-            self.tracer,
+            self.tel,
             parent,
             _extract.tool_name_of_params(ctx.params),
             ctx.request_id,
@@ -189,7 +189,7 @@ def _enrich(span: Span, ctx: Any) -> None:
 _OURS: Final = (IncomingContext, ServerSpan)
 
 
-def install(server: Any, tracer: Tracer) -> bool:
+def install(server: Any, tel: Telemetry) -> bool:
     """Put our two middlewares first and last in a 2.x server's chain (for a new connection).
 
     Placed anew per connection, so middlewares the user added since stay inside ours.
@@ -202,12 +202,12 @@ def install(server: Any, tracer: Tracer) -> bool:
         len(chain) >= 2
         and isinstance(chain[0], IncomingContext)
         and isinstance(chain[-1], ServerSpan)
-        and chain[-1].tracer is tracer
+        and chain[-1].tel is tel
         and sum(isinstance(m, _OURS) for m in chain) == 2
     ):
         return True
     theirs = [m for m in chain if not isinstance(m, _OURS)]
-    chain[:] = [IncomingContext(), *theirs, ServerSpan(tracer)]
+    chain[:] = [IncomingContext(), *theirs, ServerSpan(tel)]
     return True
 
 
@@ -227,7 +227,7 @@ def runner_init(state: State) -> Wrapper:
         result = wrapped(*args, **kwargs)
         with guard("adding the MCP server middlewares"):
             server = getattr(instance, "server", None)
-            if install(server, state.tracer):
+            if install(server, state.tel):
                 state.servers.add(server)
         return result
 

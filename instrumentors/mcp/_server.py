@@ -18,22 +18,19 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Awaitable, Callable, Mapping
-from contextvars import Token
 from typing import Any, Final
 
 from opentelemetry import context as otel_context
-from opentelemetry import trace
 from opentelemetry.instrumentation.utils import is_instrumentation_enabled
-from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
+from opentelemetry.trace import SpanKind
 from opentelemetry.util.types import AttributeValue
 
 from instrumentors import _semconv_net as net
 from instrumentors import propagation, semconv
-from instrumentors._errors import error_type, record_exception, safe_message
 from instrumentors._patching import Wrapper
 from instrumentors.mcp import _extract
 from instrumentors.session import current_session_id
-from instrumentors.telemetry import Telemetry, guard
+from instrumentors.telemetry import Telemetry, ToolRun, guard
 
 _START_GUARD: Final = guard("starting an MCP server span")
 _RESULT_GUARD: Final = guard("recording an MCP server result")
@@ -41,21 +38,18 @@ _INSTALL_GUARD: Final = guard("adding the MCP server's tracing")
 
 
 class State:
-    """What the wrappers share for one instrumentation: the core, the server tracer, and the
-    servers we put handlers or middlewares into (so ``uninstrument`` takes them out)."""
+    """What the wrappers share for one instrumentation: the core, and the servers we put
+    handlers or middlewares into (so ``uninstrument`` takes them out)."""
 
-    __slots__ = ("servers", "tel", "tracer")
+    __slots__ = ("servers", "tel")
 
-    def __init__(self, tel: Telemetry, tracer: Tracer) -> None:
+    def __init__(self, tel: Telemetry) -> None:
         self.tel = tel
-        self.tracer = tracer
         self.servers: weakref.WeakSet[Any] = weakref.WeakSet()
 
 
 def session_attributes(ctx: otel_context.Context | None = None) -> dict[str, AttributeValue]:
     """``agent.session_id`` / ``gen_ai.conversation.id`` from the baggage, if any."""
-    # TODO(core): a core helper that puts the session on a span it did not start (the
-    # SDK's server span), e.g. ``session.annotate(span, context)``, instead of this dict.
     session_id = current_session_id(ctx)
     if session_id is None:
         return {}
@@ -75,19 +69,18 @@ def incoming_context(
 
 
 class ServerCall:
-    """Our SERVER span for one ``tools/call``; current while the tool runs, ended once."""
+    """Our SERVER span ``tools/call {tool}`` for one call: a core tool run of SERVER kind
+    (it never merges with the tool function's own span), current while the tool runs."""
 
-    __slots__ = ("_ended", "_token", "span")
+    __slots__ = ("run",)
 
-    def __init__(self, span: Span, token: Token[otel_context.Context]) -> None:
-        self.span = span
-        self._token: Token[otel_context.Context] | None = token
-        self._ended = False
+    def __init__(self, run: ToolRun) -> None:
+        self.run = run
 
     @classmethod
     def start(
         cls,
-        tracer: Tracer,
+        tel: Telemetry,
         ctx: otel_context.Context,
         tool: str | None,
         request_id: object,
@@ -95,63 +88,34 @@ class ServerCall:
         protocol_version: object = None,
     ) -> ServerCall:
         """Open the span in ``ctx`` (the caller's, already accepted) and make it current."""
-        # TODO(core): ``Telemetry.tool(name, kind=SpanKind.SERVER, span_name=f"tools/call
-        # {name}", context=ctx, attributes=<transport details>)`` returning a ToolRun; the
-        # core's tool spans are INTERNAL ``execute_tool {name}`` today, and an MCP server
-        # span is SERVER ``tools/call {name}`` (MCP conventions, as the 2.x SDK makes it).
-        attributes: dict[str, AttributeValue] = {
-            semconv.GEN_AI_OPERATION_NAME: semconv.OP_EXECUTE_TOOL,
-            net.MCP_METHOD_NAME: net.METHOD_TOOLS_CALL,
-        }
+        transport: dict[str, AttributeValue] = {net.MCP_METHOD_NAME: net.METHOD_TOOLS_CALL}
         if isinstance(protocol_version, str):
-            attributes[net.MCP_PROTOCOL_VERSION] = protocol_version
-        if tool:
-            attributes[semconv.GEN_AI_TOOL_NAME] = tool
+            transport[net.MCP_PROTOCOL_VERSION] = protocol_version
         if request_id is not None:
-            attributes[net.JSONRPC_REQUEST_ID] = str(request_id)
-        attributes.update(_extract.server_attributes(http_request))
-        attributes.update(session_attributes(ctx))
-        name = f"{net.METHOD_TOOLS_CALL} {tool}" if tool else net.METHOD_TOOLS_CALL
-        span = tracer.start_span(name, context=ctx, kind=SpanKind.SERVER, attributes=attributes)
-        token = otel_context.attach(trace.set_span_in_context(span, ctx))
-        return cls(span, token)
+            transport[net.JSONRPC_REQUEST_ID] = str(request_id)
+        transport.update(_extract.server_attributes(http_request))
+        span_name = f"{net.METHOD_TOOLS_CALL} {tool}" if tool else net.METHOD_TOOLS_CALL
+        template = tel.tool_template(tool or "", None, kind=SpanKind.SERVER, span_name=span_name)
+        return cls(tel.tool(template, context=ctx, attributes=transport))
 
     def record_result(self, result: Any) -> None:
         """Mark a JSON-RPC error response or an ``isError`` tool result on the span."""
-        span = self.span
-        if not span.is_recording():
-            return
         root = getattr(result, "root", result)  # 1.x wraps results in ServerResult
         if _extract.is_tool_error(root):
-            span.set_attribute(net.ERROR_TYPE, net.TOOL_ERROR)
-            span.set_status(Status(StatusCode.ERROR))
+            self.run.fail_with(net.TOOL_ERROR)
             return
         code = _extract.rpc_error_code(root)
         if code is not None and hasattr(root, "message"):  # an ErrorData response
-            span.set_attributes({net.ERROR_TYPE: code, net.RPC_RESPONSE_STATUS_CODE: code})
-            span.set_status(Status(StatusCode.ERROR, str(root.message)))
+            self.run.set_attribute(net.RPC_RESPONSE_STATUS_CODE, code)
+            self.run.fail_with(code, str(root.message))
 
     def end(self, exc: BaseException | None = None) -> None:
-        """Restore the caller's context, record an exception, end the span (once)."""
-        token, self._token = self._token, None
-        if token is not None:
-            with guard("detaching an MCP server span"):
-                otel_context.detach(token)
-        if self._ended:
-            return
-        self._ended = True
-        span = self.span
-        try:
-            if exc is not None and span.is_recording():
-                with guard("recording an MCP server error"):
-                    # The exception is user data: its text is read safely (it may raise).
-                    record_exception(span, exc)
-                    kind = _extract.rpc_error_code(exc) or error_type(exc)
-                    span.set_attribute(net.ERROR_TYPE, kind)
-                    span.set_status(Status(StatusCode.ERROR, safe_message(exc) or kind))
-        finally:
-            with guard("ending an MCP server span"):
-                span.end()
+        """Record an exception (its RPC code as ``error.type``), end the span, restore the
+        caller's context; once."""
+        if exc is None:
+            self.run.stop()
+        else:
+            self.run.fail(exc, _extract.rpc_error_code(exc))
 
     async def around(self, call: Awaitable[Any]) -> Any:
         """Await the handler, then report its outcome and end the span."""
@@ -172,12 +136,12 @@ class ServerCall:
 class CallToolHandler:
     """1.x: a low-level server's ``tools/call`` handler, run inside our SERVER span."""
 
-    __slots__ = ("original", "server", "tracer")
+    __slots__ = ("original", "server", "tel")
 
-    def __init__(self, original: Callable[[Any], Awaitable[Any]], server: Any, tracer: Tracer):
+    def __init__(self, original: Callable[[Any], Awaitable[Any]], server: Any, tel: Telemetry):
         self.original = original
         self.server = server
-        self.tracer = tracer
+        self.tel = tel
 
     async def __call__(self, req: Any) -> Any:
         call: ServerCall | None = None
@@ -191,7 +155,7 @@ class CallToolHandler:
     def _start(self, req: Any) -> ServerCall:
         request = self.server.request_context  # public: this request's id, _meta, session
         return ServerCall.start(
-            self.tracer,
+            self.tel,
             incoming_context(_extract.meta_carrier(request.meta), otel_context.get_current()),
             _extract.tool_name_of_params(getattr(req, "params", None)),
             request.request_id,
@@ -200,7 +164,7 @@ class CallToolHandler:
         )
 
 
-def _install_v1(server: Any, tracer: Tracer, servers: weakref.WeakSet[Any]) -> None:
+def _install_v1(server: Any, tel: Telemetry, servers: weakref.WeakSet[Any]) -> None:
     """Wrap the server's current ``tools/call`` handler, unless it is ours already."""
     from mcp import types
 
@@ -210,7 +174,7 @@ def _install_v1(server: Any, tracer: Tracer, servers: weakref.WeakSet[Any]) -> N
     handler = handlers.get(types.CallToolRequest)
     if handler is None or isinstance(handler, CallToolHandler):
         return
-    handlers[types.CallToolRequest] = CallToolHandler(handler, server, tracer)
+    handlers[types.CallToolRequest] = CallToolHandler(handler, server, tel)
     servers.add(server)
 
 
@@ -225,7 +189,7 @@ def server_run(state: State) -> Wrapper:
         wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
         with _INSTALL_GUARD:
-            _install_v1(instance, state.tracer, state.servers)
+            _install_v1(instance, state.tel, state.servers)
         return wrapped(*args, **kwargs)
 
     return traced

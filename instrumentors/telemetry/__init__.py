@@ -87,7 +87,7 @@ class Telemetry:
         self.content = ContentPolicy(self.config, scope)
         self._sampler = SamplerKind(tracer_provider)
         # Templates for tools started by name (by name, type, description, agent).
-        self._templates: dict[tuple[str, str | None, str | None, str | None], ToolTemplate] = {}
+        self._templates: dict[tuple[Any, ...], ToolTemplate] = {}
 
     def _session_context(
         self, session_id: object, context: Context | None
@@ -121,15 +121,29 @@ class Telemetry:
         tool_type: str | None = semconv.TOOL_TYPE_FUNCTION,
         description: str | None = None,
         agent_name: str | None = None,
+        *,
+        kind: SpanKind = SpanKind.INTERNAL,
+        span_name: str | None = None,
     ) -> ToolTemplate:
-        """What every span of one tool shares (cached per tool); pass it to ``tool()``."""
-        key = (name, tool_type, description, agent_name)
+        """What every span of one tool shares (cached per tool); pass it to ``tool()``.
+
+        ``kind=SpanKind.SERVER`` (and a ``span_name`` such as ``tools/call {name}``) for
+        the remote end of a tool call.
+        """
+        key = (name, tool_type, description, agent_name, kind, span_name)
         template = self._templates.get(key)
         if template is None:
             if len(self._templates) >= _TEMPLATES_CAP:
                 self._templates.clear()
             template = self._templates[key] = ToolTemplate(
-                self, name, tool_type, description, agent_name, self.config.max_attribute_length
+                self,
+                name,
+                tool_type,
+                description,
+                agent_name,
+                self.config.max_attribute_length,
+                kind,
+                span_name,
             )
         return template
 

@@ -329,7 +329,7 @@ class EnrichingLLMRun(LLMRun):
     def suspend(self) -> None:
         return None
 
-    def fail(self, exc: BaseException) -> None:
+    def fail(self, exc: BaseException, error_type: str | None = None) -> None:
         self._finished = True  # the owning layer records the exception, once
 
     def _end(self, error_type: str | None, message: str | None) -> None:

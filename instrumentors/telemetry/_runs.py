@@ -19,7 +19,8 @@ from opentelemetry.trace import Span, Status, StatusCode
 from opentelemetry.util.types import AttributeValue
 
 from instrumentors import semconv
-from instrumentors._errors import error_type, record_exception, safe_message
+from instrumentors._errors import error_type as _error_type
+from instrumentors._errors import record_exception, safe_message
 from instrumentors.links import registry as link_registry
 from instrumentors.telemetry._guard import ATTR_GUARD as _ATTR_GUARD
 from instrumentors.telemetry._metrics import Instruments, metrics_recorded
@@ -96,14 +97,18 @@ class Run:
         """End successfully (idempotent, never raises)."""
         self._end(None, None)
 
-    def fail(self, exc: BaseException) -> None:
-        """End with status ERROR, ``error.type`` and an ``exception`` event (never raises)."""
+    def fail(self, exc: BaseException, error_type: str | None = None) -> None:
+        """End with status ERROR, ``error.type`` and an ``exception`` event (never raises).
+
+        ``error_type`` replaces the class name where the protocol names the error (an
+        RPC error code).
+        """
         if self._finished:
             return
         try:
             record_exception(self.span, exc)
         finally:
-            self._end(error_type(exc), safe_message(exc))
+            self._end(error_type or _error_type(exc), safe_message(exc))
 
     def fail_with(self, error_type: str, message: str | None = None) -> None:
         """End with status ERROR and ``error.type`` for a failure that is not an exception

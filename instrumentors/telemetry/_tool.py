@@ -49,9 +49,14 @@ _IDEMPOTENCY_NAMES: Final = frozenset(
 
 
 class ToolTemplate:
-    """Per-tool constants of ``execute_tool`` spans (made by ``Telemetry.tool_template``)."""
+    """Per-tool constants of ``execute_tool`` spans (made by ``Telemetry.tool_template``).
 
-    __slots__ = ("metric", "name", "owner", "span_name", "start")
+    ``kind`` is INTERNAL for a tool run in this process; SERVER for the remote end of a
+    tool call (an MCP server's ``tools/call``), whose span never merges with the local
+    tool function's: across a process boundary each side has its own span.
+    """
+
+    __slots__ = ("kind", "metric", "name", "owner", "span_name", "start")
 
     def __init__(
         self,
@@ -61,9 +66,12 @@ class ToolTemplate:
         description: str | None,
         agent_name: str | None,
         max_length: int,
+        kind: SpanKind = SpanKind.INTERNAL,
+        span_name: str | None = None,
     ) -> None:
         self.owner = owner  # the Telemetry it belongs to (its tracer and histogram)
         self.name = name
+        self.kind = kind
         start: dict[str, AttributeValue] = {
             semconv.GEN_AI_OPERATION_NAME: semconv.OP_EXECUTE_TOOL,
             semconv.GEN_AI_TOOL_NAME: name,
@@ -78,7 +86,8 @@ class ToolTemplate:
             start[semconv.GEN_AI_TOOL_DESCRIPTION] = truncate(str(description), max_length)
         self.start = start  # shared by every span of the tool: never mutated
         self.metric = metric
-        self.span_name = f"{semconv.OP_EXECUTE_TOOL} {name}" if name else semconv.OP_EXECUTE_TOOL
+        default_name = f"{semconv.OP_EXECUTE_TOOL} {name}" if name else semconv.OP_EXECUTE_TOOL
+        self.span_name = span_name or default_name
 
 
 def capture_flags(policy: ContentPolicy) -> int:
@@ -127,15 +136,17 @@ class ToolRun(Run):
         attach_now: bool,
         histogram: Any,
         metric_attributes: dict[str, AttributeValue],
+        mergeable: bool = True,
     ) -> None:
-        """Take the started span; the run is live from here."""
+        """Take the started span; the run is live from here (``mergeable``: a second layer
+        seeing the same call in this process enriches it)."""
         self.span = span
         self.context = context
         self._histogram = histogram if metrics_recorded(histogram) else None
         self._metric_attributes = metric_attributes
         self._start_s = default_timer()
         self.span_id = span.get_span_context().span_id
-        if len(active_tools) < ACTIVE_TOOLS_CAP:
+        if mergeable and len(active_tools) < ACTIVE_TOOLS_CAP:
             active_tools[self.span_id] = self
         if attach_now:
             self._token = attach(context)
@@ -211,10 +222,10 @@ class ToolRun(Run):
         active_tools.pop(self.span_id, None)
         self._end(None, None)
 
-    def fail(self, exc: BaseException) -> None:
+    def fail(self, exc: BaseException, error_type: str | None = None) -> None:
         """End with status ERROR (see ``Run.fail``)."""
         active_tools.pop(self.span_id, None)
-        super().fail(exc)
+        super().fail(exc, error_type)
 
     def fail_with(self, error_type: str, message: str | None = None) -> None:
         """End with status ERROR and ``error.type`` without an exception."""
@@ -285,7 +296,7 @@ class MergedToolRun(ToolRun):
     def stop(self, result: Any = NO_PARAMS) -> None:  # type: ignore[override]
         return None
 
-    def fail(self, exc: BaseException) -> None:
+    def fail(self, exc: BaseException, error_type: str | None = None) -> None:
         return None  # the exception reaches the outer layer, which records it once
 
     def fail_with(self, error_type: str, message: str | None = None) -> None:
@@ -337,7 +348,7 @@ def start_tool(
     span = tel._tracer.start_span(
         tpl.span_name,
         context=context,
-        kind=SpanKind.INTERNAL,
+        kind=tpl.kind,
         attributes={**tpl.start, **added} if added else tpl.start,
         links=links,
     )
@@ -347,6 +358,7 @@ def start_tool(
         attach_now,
         tel._instruments.tool_duration,
         tpl.metric,
+        tpl.kind is SpanKind.INTERNAL,
     )
     if params is not NO_PARAMS and not run.has_hash:
         run.set_params(params)

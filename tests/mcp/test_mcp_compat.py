@@ -94,7 +94,6 @@ async def test_calls_work_without_the_internals(
 ) -> None:
     """Every internal gone at once: no patch on ``inject_trace_context`` (2.x), no
     ``_request_id`` (1.x). The call and its span are whole; only the request id is missing."""
-    from opentelemetry import trace
 
     from instrumentors._patching import apply
     from instrumentors.mcp._server import State
@@ -102,7 +101,7 @@ async def test_calls_work_without_the_internals(
 
     monkeypatch.setattr(_compat, "next_request_id", lambda session: None)
     rows = [r for r in _wrappers.PATCHES if (r.module, r.attribute) != _compat.INJECT_TRACE_CONTEXT]
-    state = State(Telemetry(scope="instrumentors.mcp"), trace.get_tracer("instrumentors.mcp"))
+    state = State(Telemetry(scope="instrumentors.mcp"))
     patches = apply(rows, state)
     try:
         async with connect(make_app()) as session:
