@@ -128,6 +128,7 @@ _VALUE = re.compile(
     r"""|[^\s"'&,;<>()\[\]{}]+)"""
 )
 _KEY_CHARS = re.compile(r"[A-Za-z0-9_.\-]*")
+_CHAINED_KEYS: Final = 3  # "a: b: c: value" at most: bounded work per match
 
 
 def _assignment(match: re.Match[str], text: str) -> tuple[int, int, str] | None:
@@ -146,9 +147,17 @@ def _assignment(match: re.Match[str], text: str) -> tuple[int, int, str] | None:
     value = _VALUE.match(text, match.end())
     if value is None:
         return None
-    body = value.group("v")
+    body, start, end = value.group("v"), value.start("v"), value.end()
     quote = value.group("q") or (body[0] if body[:1] in ('"', "'") else "")
-    return value.start("v"), value.end(), f"{quote}{REDACTED}{quote}"
+    for _ in range(_CHAINED_KEYS):
+        # "credentials: otp: 123456": the bare word is another key; its value goes too.
+        if quote or body[-1:] not in (":", "="):
+            break
+        chained = _VALUE.match(text, end)
+        if chained is None or not chained.group("v"):
+            break
+        body, end = chained.group("v"), chained.end()
+    return start, end, f"{quote}{REDACTED}{quote}"
 
 
 def _assign(name: str, word: str, trigger: str) -> SecretPattern:

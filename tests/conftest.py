@@ -10,7 +10,10 @@ from collections.abc import Iterator
 
 import pytest
 from opentelemetry import metrics, trace
+from opentelemetry._logs import set_logger_provider
 from opentelemetry.context import Context
+from opentelemetry.sdk._logs import LoggerProvider
+from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
@@ -55,6 +58,11 @@ PROVIDER.add_span_processor(FORWARD)
 trace.set_tracer_provider(PROVIDER)
 METRICS = InMemoryMetricReader()
 metrics.set_meter_provider(MeterProvider(metric_readers=[METRICS]))
+# GenAI content events are log records (EVENT_ONLY / SPAN_AND_EVENT capture modes).
+LOGS = InMemoryLogRecordExporter()
+_LOGGER_PROVIDER = LoggerProvider()
+_LOGGER_PROVIDER.add_log_record_processor(SimpleLogRecordProcessor(LOGS))
+set_logger_provider(_LOGGER_PROVIDER)
 
 
 @pytest.fixture(autouse=True)
@@ -93,6 +101,14 @@ def exporter() -> Iterator[InMemorySpanExporter]:
     FORWARD.exporter = exp
     yield exp
     FORWARD.exporter = None
+
+
+@pytest.fixture
+def log_exporter() -> Iterator[InMemoryLogRecordExporter]:
+    """The in-memory exporter of the global LoggerProvider (content events), cleared."""
+    LOGS.clear()
+    yield LOGS
+    LOGS.clear()
 
 
 @pytest.fixture

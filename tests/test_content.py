@@ -3,30 +3,20 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import pytest
-from opentelemetry._logs import get_logger_provider, set_logger_provider
-from opentelemetry.sdk._logs import LoggerProvider
-from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
+from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter
 
 import instrumentors
 from instrumentors import semconv
 from instrumentors.telemetry import Message, Telemetry, ToolCallRequest
 
 SECRET = "sk-proj-abcdefghijklmnopqrstuvwx123456"
-_LOGS = InMemoryLogRecordExporter()
-if not isinstance(get_logger_provider(), LoggerProvider):
-    _provider = LoggerProvider()
-    _provider.add_log_record_processor(SimpleLogRecordProcessor(_LOGS))
-    set_logger_provider(_provider)
 
 
 @pytest.fixture
-def events() -> Iterator[InMemoryLogRecordExporter]:
-    _LOGS.clear()
-    yield _LOGS
-    _LOGS.clear()
+def events(log_exporter: InMemoryLogRecordExporter) -> InMemoryLogRecordExporter:
+    return log_exporter
 
 
 def _chat(tel: Telemetry) -> None:

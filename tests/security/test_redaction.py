@@ -267,3 +267,15 @@ def test_huge_list_capture_stops_early() -> None:
     assert time.thread_time() - start < 1.0
     assert len(text) == DEFAULT.max_attribute_length
     assert text.endswith(params.TRUNCATED_MARK)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "assignment_credentials: credentials: Cred-value-81ab",
+        "password: otp: Cred-value-81ab",
+        "X: X-Api-Key: Cred-value-81ab",
+    ],
+)
+def test_a_key_whose_value_is_another_key_loses_both_values(text: str) -> None:
+    assert "Cred-value-81ab" not in params.safe_content(text)
