@@ -46,6 +46,7 @@ def test_inner_layer_enriches_outer_chat_span(exporter) -> None:
     outer.stop()
     (span,) = exporter.get_finished_spans()
     assert span.attributes[semconv.GEN_AI_RESPONSE_ID] == "chatcmpl-9"
+    assert span.attributes[semconv.SERVER_ADDRESS] == "api.test"  # only the inner layer knew
     assert span.attributes[semconv.GEN_AI_USAGE_INPUT_TOKENS] == 5
     assert span.attributes[semconv.GEN_AI_RESPONSE_TOOL_CALL_IDS] == ("call_1",)
     (event,) = span.events

@@ -227,7 +227,13 @@ class Telemetry:
         """Start a ``chat {model}`` span, or enrich the enclosing one from another layer."""
         owner = owning_chat(context)
         if owner is not None:
-            return EnrichingLLMRun(owner, self.content)
+            inner = EnrichingLLMRun(owner, self.content)
+            # The framework layer may not know where the request went; this layer does.
+            if server_address:
+                inner.values.setdefault(semconv.SERVER_ADDRESS, server_address)
+            if server_port is not None:
+                inner.values.setdefault(semconv.SERVER_PORT, server_port)
+            return inner
         sid, ctx = self._session_context(session_id, context)
         shape = chat_shape(operation, provider, model or None, server_address, server_port)
         span = self._tracer.start_span(

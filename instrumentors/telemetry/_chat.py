@@ -245,9 +245,9 @@ class LLMRun(Run):
         published = self._published
         if published is None:
             return
-        values = self.values
+        values, start = self.values, self.shape.start
         for key, value in published.values.items():
-            if key not in values:  # this layer's own values win
+            if key not in values and key not in start:  # this layer's own values win
                 values[key] = value
         if published.captured is not None:
             if self._captured is None:
