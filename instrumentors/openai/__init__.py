@@ -3,19 +3,17 @@
 Chat completions (``create``, ``parse``, streams and the ``.stream()`` helper),
 the Responses API and embeddings, sync and async, plain, ``with_raw_response``
 and ``with_streaming_response``; retries and rate limits of the SDK's own
-retry loop become span events. Importing this module does not import openai.
+retry loop become span events. Importing this module does not import openai;
+instrumenting before openai is imported patches it when it is.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
-from typing import Any, Final
+from collections.abc import Sequence
+from typing import Any, ClassVar, Final
 
-from opentelemetry.instrumentation.instrumentor import (  # type: ignore[attr-defined]
-    BaseInstrumentor,
-)
-
-from instrumentors.telemetry import Telemetry
+from instrumentors._instrumentor import AgentInstrumentor
+from instrumentors._patching import Patch
 
 __all__ = ["OpenAIInstrumentor"]
 
@@ -23,31 +21,14 @@ _instruments: Final = ("openai >= 1.0",)
 SCOPE: Final = "instrumentors.openai"
 
 
-class OpenAIInstrumentor(BaseInstrumentor):  # type: ignore[misc]
+class OpenAIInstrumentor(AgentInstrumentor):
     """Traces OpenAI SDK calls as ``chat {model}`` / ``embeddings {model}`` spans."""
 
-    _patched: list[tuple[str, str]] | None = None
+    _instruments: ClassVar[tuple[str, ...]] = _instruments
+    trigger: ClassVar[str] = "openai"
+    scope: ClassVar[str] = SCOPE
 
-    def instrumentation_dependencies(self) -> Collection[str]:
-        """The SDK versions this instrumentor supports."""
-        return _instruments
+    def _patches(self) -> Sequence[Patch[Any]]:
+        from instrumentors.openai import _wrappers  # imports openai: only once it is imported
 
-    def _instrument(self, **kwargs: Any) -> None:
-        from instrumentors.openai import _wrappers  # imports openai: only when instrumenting
-
-        if self._patched:  # instrumenting again must not stack a second wrapper
-            _wrappers.unpatch(self._patched)
-        # Settings (content capture, limits) are read once, here.
-        tel = Telemetry(
-            scope=SCOPE,
-            tracer_provider=kwargs.get("tracer_provider"),
-            meter_provider=kwargs.get("meter_provider"),
-        )
-        self._patched = _wrappers.patch(tel)
-
-    def _uninstrument(self, **kwargs: Any) -> None:
-        from instrumentors.openai import _wrappers
-
-        if self._patched:
-            _wrappers.unpatch(self._patched)
-        self._patched = None
+        return _wrappers.PATCHES

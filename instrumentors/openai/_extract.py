@@ -1,7 +1,7 @@
-"""OpenAI SDK objects -> calls on the core's runs (requests, responses, usage, retries, errors).
+"""OpenAI SDK objects -> calls on the core's runs: requests, responses, usage, messages.
 
-Every difference between openai 1.x, 2.x and 3.x that the instrumentor cares
-about is resolved here, in the ``_compat`` section, once at import time.
+Every difference between openai 1.x, 2.x and 3.x in request and response
+objects is resolved here, once at import time, through the SDK's public types.
 """
 
 from __future__ import annotations
@@ -9,29 +9,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
-import openai
 import openai.types.chat
-from openai._constants import RAW_RESPONSE_HEADER
-from openai._legacy_response import LegacyAPIResponse
-from openai._response import APIResponse, AsyncAPIResponse
-from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as GenAI
-from opentelemetry.util.types import AttributeValue
 
 from instrumentors import semconv
-from instrumentors.events import error_type, record_rate_limit, record_retry
+from instrumentors.openai._client import ClientInfo, idempotency_in
 from instrumentors.telemetry import EmbeddingRun, LLMRun, Message, Run, Telemetry, ToolCallRequest
-
-# --------------------------------------------------------------------------- _compat
-
-STREAMS: Final = (openai.Stream, openai.AsyncStream)
-ASYNC_STREAM: Final = openai.AsyncStream
-LEGACY_RESPONSE: Final = LegacyAPIResponse
-STREAMED_RESPONSES: Final = (APIResponse, AsyncAPIResponse)
-# 3.x adds ``AsyncStream.aclose``; the proxy offers it only where the SDK does.
-ASYNC_STREAM_HAS_ACLOSE: Final = hasattr(openai.AsyncStream, "aclose")
-RAW_HEADER: Final = RAW_RESPONSE_HEADER
-# with_raw_response sends "true" (body read, LegacyAPIResponse); with_streaming_response:
-RAW_STREAMED: Final = "stream"  # body unread, APIResponse
 
 # Chat tool-call models with a ``function`` (1.x: one class; 2.x+: the function variant).
 _FUNCTION_TOOL_CALLS: Final = frozenset(
@@ -42,56 +24,8 @@ _FUNCTION_TOOL_CALLS: Final = frozenset(
     )
     if isinstance(cls, type) and "function" in getattr(cls, "model_fields", {})
 )
-_CACHE_READ: Final = semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS
-_CACHE_WRITE: Final = semconv.GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS
-_REASONING: Final = semconv.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS
-PROVIDER: Final = GenAI.GenAiProviderNameValues.OPENAI.value
-AZURE_PROVIDER: Final = GenAI.GenAiProviderNameValues.AZURE_AI_OPENAI.value
-_DEFAULT_PORTS: Final = {"https": 443, "http": 80}
 _NUMBER: Final = (int, float)
 _ABSENT: Final = object()
-
-
-# id(base URL) -> (that URL, address, port). The entry holds the URL, so its id stays its
-# own while cached; a client given a new base URL gets a new entry.
-_servers: dict[int, tuple[Any, str | None, int | None]] = {}
-_SERVERS_CAP: Final = 256
-
-
-def server_of(client: Any) -> tuple[str | None, int | None]:
-    """``server.address`` / ``server.port`` from the client's base URL (httpx or httpx2 URL)."""
-    url = getattr(client, "_base_url", None) or client.base_url
-    known = _servers.get(id(url))
-    if known is not None and known[0] is url:
-        return known[1], known[2]
-    address, port = url.host or None, url.port or _DEFAULT_PORTS.get(url.scheme)
-    if len(_servers) >= _SERVERS_CAP:
-        _servers.clear()
-    _servers[id(url)] = (url, address, port)
-    return address, port
-
-
-def provider_of(client: Any) -> str:
-    """``openai``, or ``azure.ai.openai`` for the SDK's Azure clients."""
-    return AZURE_PROVIDER if type(client).__name__.startswith(("Azure", "AsyncAzure")) else PROVIDER
-
-
-def raw_mode(kwargs: Mapping[str, Any]) -> str | None:
-    """``true`` (with_raw_response), ``stream`` (with_streaming_response) or None."""
-    headers = kwargs.get("extra_headers")
-    if not headers:
-        return None
-    mode = headers.get(RAW_HEADER)
-    return mode if isinstance(mode, str) else None
-
-
-def retry_after(client: Any, headers: Any) -> float | None:
-    """The server's Retry-After (``retry-after-ms``, seconds or HTTP date), parsed by the SDK."""
-    if headers is None:
-        return None
-    value = client._parse_retry_after_header(headers)
-    return float(value) if value is not None else None
-
 
 # --------------------------------------------------------------------------- helpers
 
@@ -147,13 +81,14 @@ def _stops(value: Any) -> list[str] | None:
     return None
 
 
-def _idempotency_key(run: Run, kwargs: Mapping[str, Any], client: Any) -> None:
-    for headers in (kwargs.get("extra_headers"), getattr(client, "_custom_headers", None)):
-        if headers:
-            for name, value in headers.items():
-                if isinstance(value, str) and name.lower() == "idempotency-key":
-                    run.set_attribute(semconv.REQUEST_IDEMPOTENCY_KEY, value)
-                    return
+def _idempotency_key(run: Run, kwargs: Mapping[str, Any], info: ClientInfo) -> None:
+    """The request's ``Idempotency-Key`` (``extra_headers=``), else the client's default one."""
+    extra = kwargs.get("extra_headers")
+    key = idempotency_in(extra) if extra else None
+    if key is None:
+        key = info.idempotency_key
+    if key is not None:
+        run.set_attribute(semconv.REQUEST_IDEMPOTENCY_KEY, key)
 
 
 def _call_of(call: Any) -> ToolCallRequest:
@@ -175,15 +110,14 @@ def _call_of(call: Any) -> ToolCallRequest:
 # --------------------------------------------------------------------------- chat completions
 
 
-def start_llm(tel: Telemetry, client: Any, model: Any) -> LLMRun:
+def start_llm(tel: Telemetry, info: ClientInfo, model: Any) -> LLMRun:
     """Open the ``chat {model}`` run (chat completions and the Responses API alike)."""
-    address, port = server_of(client)
     return tel.llm(
-        provider_of(client),
+        info.provider,
         _str(model),
         operation=semconv.OP_CHAT,
-        server_address=address,
-        server_port=port,
+        server_address=info.address,
+        server_port=info.port,
         attach=True,
     )
 
@@ -195,7 +129,7 @@ _CHAT_PARAMS: Final = frozenset(
 _RESPONSES_PARAMS: Final = frozenset({"temperature", "top_p", "max_output_tokens", "stream"})
 
 
-def chat_request(run: LLMRun, kwargs: Mapping[str, Any], client: Any) -> None:
+def chat_request(run: LLMRun, kwargs: Mapping[str, Any], info: ClientInfo) -> None:
     """Request parameters, idempotency key and (under capture) the input messages."""
     get = kwargs.get
     if not _CHAT_PARAMS.isdisjoint(kwargs):  # kwargs hold only what the caller passed
@@ -212,7 +146,7 @@ def chat_request(run: LLMRun, kwargs: Mapping[str, Any], client: Any) -> None:
             choice_count=n if n != 1 else None,
             stream=True if get("stream") is True else None,
         )
-    _idempotency_key(run, kwargs, client)
+    _idempotency_key(run, kwargs, info)
     if run.capture_content:
         run.set_messages(inputs=chat_inputs(get("messages")))
 
@@ -234,16 +168,22 @@ def chat_inputs(messages: Any) -> list[Message]:
     return out
 
 
-def _usage(run: LLMRun, usage: Any, inputs: str, outputs: str) -> None:
-    """Token usage from ``<inputs>``/``<outputs>`` counts and their ``*_details``."""
+_CHAT_USAGE: Final = ("prompt_tokens", "completion_tokens")
+_RESPONSES_USAGE: Final = ("input_tokens", "output_tokens")
+_DETAILS: Final = {name: f"{name}_details" for name in (*_CHAT_USAGE, *_RESPONSES_USAGE)}
+
+
+def _usage(run: LLMRun, usage: Any, names: tuple[str, str]) -> None:
+    """Token usage from the ``names`` counts (input, output) and their ``*_details``."""
     if usage is None:
         return
-    # Fields differ by SDK version and usage kind: read without pydantic's __getattr__.
-    given = _field(usage, f"{inputs}_details")
-    produced = _field(usage, f"{outputs}_details")
+    inputs, outputs = names
+    # The details differ by SDK version and usage kind: read without pydantic's __getattr__.
+    given = _field(usage, _DETAILS[inputs])
+    produced = _field(usage, _DETAILS[outputs])
     run.set_usage(
-        input_tokens=_field(usage, inputs),
-        output_tokens=_field(usage, outputs),
+        input_tokens=getattr(usage, inputs, None),
+        output_tokens=getattr(usage, outputs, None),
         cache_read_input_tokens=_field(given, "cached_tokens") if given is not None else None,
         cache_creation_input_tokens=(
             _field(given, "cache_write_tokens") if given is not None else None
@@ -254,70 +194,11 @@ def _usage(run: LLMRun, usage: Any, inputs: str, outputs: str) -> None:
 
 def chat_usage(run: LLMRun, usage: Any) -> None:
     """Token usage of a chat completion (or of the usage chunk of a stream)."""
-    _usage(run, usage, "prompt_tokens", "completion_tokens")
+    _usage(run, usage, _CHAT_USAGE)
 
 
 def chat_response(run: LLMRun, completion: Any) -> None:
     """Identity, finish reasons, usage and requested tool calls of a ``ChatCompletion``."""
-    values = run.lean_values
-    if values is not None and not run.capture_content:
-        _lean_chat_response(run, values, completion)
-    else:
-        _chat_response(run, completion)
-
-
-def _lean_chat_response(run: LLMRun, values: dict[str, AttributeValue], completion: Any) -> None:
-    """``_chat_response`` written straight into a lean run's batch: the default mode's hot path
-    (a handful of reads, no setter calls). Parity with it is tested."""
-    reasons: list[str] = []
-    calls: list[ToolCallRequest] = []
-    for choice in completion.choices or ():
-        if choice.finish_reason:
-            reasons.append(choice.finish_reason)
-        message = choice.message
-        if message.tool_calls:
-            calls.extend(_call_of(c) for c in message.tool_calls)
-        legacy = message.function_call
-        if legacy is not None:
-            calls.append(ToolCallRequest(name=legacy.name, arguments=legacy.arguments))
-    lean_identity(values, completion.id, completion.model, reasons)
-    lean_chat_usage(values, completion.usage)
-    run.register_tool_calls_in(values, calls)
-
-
-def lean_identity(
-    values: dict[str, AttributeValue], response_id: Any, model: Any, reasons: list[str]
-) -> None:
-    """Response id, model and finish reasons into a lean run's batch, as ``set_response``."""
-    if response_id:
-        values[GenAI.GEN_AI_RESPONSE_ID] = response_id
-    if model:
-        values[GenAI.GEN_AI_RESPONSE_MODEL] = model
-    if reasons:
-        values[GenAI.GEN_AI_RESPONSE_FINISH_REASONS] = [str(r) for r in reasons]
-
-
-def lean_chat_usage(values: dict[str, AttributeValue], usage: Any) -> None:
-    """``chat_usage`` into a lean run's batch (see ``_lean_chat_response``)."""
-    if usage is None:
-        return
-    _lean_count(values, GenAI.GEN_AI_USAGE_INPUT_TOKENS, usage.prompt_tokens, True)
-    _lean_count(values, GenAI.GEN_AI_USAGE_OUTPUT_TOKENS, usage.completion_tokens, True)
-    given, produced = usage.prompt_tokens_details, usage.completion_tokens_details
-    if given is not None:  # fields differ by SDK version: read without pydantic's __getattr__
-        _lean_count(values, _CACHE_READ, _field(given, "cached_tokens"), False)
-        _lean_count(values, _CACHE_WRITE, _field(given, "cache_write_tokens"), False)
-    if produced is not None:
-        _lean_count(values, _REASONING, _field(produced, "reasoning_tokens"), False)
-
-
-def _lean_count(values: dict[str, AttributeValue], key: str, count: Any, keep_zero: bool) -> None:
-    # As LLMRun.set_usage would: ints (not bools), zero kept only for the input/output totals.
-    if isinstance(count, (int, float)) and not isinstance(count, bool) and (keep_zero or count):
-        values[key] = int(count)
-
-
-def _chat_response(run: LLMRun, completion: Any) -> None:
     choices = completion.choices or ()
     run.set_response(
         response_id=completion.id,
@@ -354,7 +235,7 @@ _INCOMPLETE_REASONS: Final = {"max_output_tokens": "length", "content_filter": "
 _TOOL_ITEMS: Final = frozenset({"function_call", "custom_tool_call"})
 
 
-def responses_request(run: LLMRun, kwargs: Mapping[str, Any], client: Any) -> None:
+def responses_request(run: LLMRun, kwargs: Mapping[str, Any], info: ClientInfo) -> None:
     """Request parameters, idempotency key and (under capture) instructions and input."""
     get = kwargs.get
     if not _RESPONSES_PARAMS.isdisjoint(kwargs):
@@ -364,7 +245,7 @@ def responses_request(run: LLMRun, kwargs: Mapping[str, Any], client: Any) -> No
             max_tokens=_int(get("max_output_tokens")),
             stream=True if get("stream") is True else None,
         )
-    _idempotency_key(run, kwargs, client)
+    _idempotency_key(run, kwargs, info)
     if run.capture_content:
         run.set_messages(inputs=responses_inputs(get("instructions"), get("input")))
 
@@ -412,7 +293,7 @@ def responses_finish_reason(response: Any, has_calls: bool) -> str | None:
 
 def responses_usage(run: LLMRun, usage: Any) -> None:
     """Token usage of a ``Response``."""
-    _usage(run, usage, "input_tokens", "output_tokens")
+    _usage(run, usage, _RESPONSES_USAGE)
 
 
 def responses_response(run: LLMRun, response: Any) -> None:
@@ -435,17 +316,20 @@ def responses_response(run: LLMRun, response: Any) -> None:
 # --------------------------------------------------------------------------- embeddings
 
 
-def start_embedding(tel: Telemetry, client: Any, model: Any) -> EmbeddingRun:
+def start_embedding(tel: Telemetry, info: ClientInfo, model: Any) -> EmbeddingRun:
     """Open the ``embeddings {model}`` run."""
-    address, port = server_of(client)
     return tel.embedding(
-        provider_of(client), _str(model), server_address=address, server_port=port, attach=True
+        info.provider,
+        _str(model),
+        server_address=info.address,
+        server_port=info.port,
+        attach=True,
     )
 
 
-def embeddings_request(run: EmbeddingRun, kwargs: Mapping[str, Any], client: Any) -> None:
+def embeddings_request(run: EmbeddingRun, kwargs: Mapping[str, Any], info: ClientInfo) -> None:
     """Only the idempotency key: the input is content, and there are no sampling parameters."""
-    _idempotency_key(run, kwargs, client)
+    _idempotency_key(run, kwargs, info)
 
 
 def embeddings_response(run: EmbeddingRun, response: Any) -> None:
@@ -458,43 +342,3 @@ def embeddings_response(run: EmbeddingRun, response: Any) -> None:
     usage = response.usage
     if usage is not None:
         run.set_usage(input_tokens=usage.prompt_tokens)
-
-
-# --------------------------------------------------------------------------- retries, errors
-
-
-def on_retry(
-    run: Run,
-    client: Any,
-    args: tuple[Any, ...],
-    kwargs: Mapping[str, Any],
-    delay: float,
-    cause: BaseException | None,
-) -> None:
-    """``retry.attempted`` (and ``rate.limit.invoked`` on a 429) from the SDK's retry loop.
-
-    Called from ``BaseClient._calculate_retry_timeout(remaining_retries, options,
-    response_headers)``, which the SDK calls inside the ``except`` block of the
-    failed attempt: ``cause`` is that attempt's exception.
-    """
-    remaining = args[0] if args else kwargs["remaining_retries"]
-    options = args[1] if len(args) > 1 else kwargs["options"]
-    headers = args[2] if len(args) > 2 else kwargs.get("response_headers")
-    max_retries = options.get_max_retries(client.max_retries)
-    status = getattr(getattr(cause, "response", None), "status_code", None)
-    record_retry(
-        attempt=max_retries - remaining + 1,
-        delay_s=delay,
-        status_code=status,
-        error_type=error_type(cause) if cause is not None and status is None else None,
-        span=run.span,
-    )
-    if status == 429:
-        record_rate_limit(429, retry_after_s=retry_after(client, headers), span=run.span)
-
-
-def on_error(run: Run, exc: BaseException, client: Any) -> None:
-    """Before the run fails: ``rate.limit.invoked`` when the final answer was a 429."""
-    if getattr(exc, "status_code", None) == 429:
-        headers = getattr(getattr(exc, "response", None), "headers", None)
-        record_rate_limit(429, retry_after_s=retry_after(client, headers), span=run.span)

@@ -1,22 +1,24 @@
 """Stream proxies: the chat span stays open while the user reads, and ends exactly once.
 
 A proxy wraps the SDK's ``Stream`` / ``AsyncStream`` (or a
-``with_streaming_response`` ``APIResponse``) and stays what it wraps for the
-user (``isinstance``, attributes, iteration, context managers). Per chunk it
-only notes what it needs (first-chunk time, ids, finish reasons, tool-call
-deltas, usage) in an accumulator; everything is written to the span once, when
-the stream is exhausted, closed, exited, fails or is garbage-collected.
+``with_streaming_response`` ``APIResponse``, or the ``with_raw_response``
+response of a stream) and stays what it wraps for the user (``isinstance``,
+attributes, iteration, context managers). Per chunk it only notes what it needs
+(first-chunk time, ids, finish reasons, tool-call deltas, usage) in an
+accumulator; everything is written to the span once, when the stream is
+exhausted, closed, exited, fails or is garbage-collected.
 """
 
 from __future__ import annotations
 
 import logging
+import weakref
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
 import wrapt
 
-from instrumentors.openai import _extract
+from instrumentors.openai import _client, _extract
 from instrumentors.telemetry import LLMRun, Message, Run, ToolCallRequest, guard
 
 if TYPE_CHECKING:
@@ -26,6 +28,7 @@ else:  # wrapt < 2 proxies are not subscriptable at run time
 
 _logger = logging.getLogger(__name__)
 _END_GUARD: Final = guard("ending an OpenAI stream span")
+_CHUNK_GUARD: Final = guard("timing an OpenAI stream's first chunk")
 _FINAL_EVENTS: Final = frozenset({"response.completed", "response.incomplete", "response.failed"})
 
 
@@ -91,12 +94,6 @@ class ChatAccumulator:
             )
             per_choice.setdefault(choice, []).append(call)
         calls = [c for calls in per_choice.values() for c in calls]
-        values = run.lean_values
-        if values is not None and not self.capture:  # the default mode: one batch, directly
-            _extract.lean_identity(values, self.id, self.model, reasons)
-            _extract.lean_chat_usage(values, self.usage)
-            run.register_tool_calls_in(values, calls)
-            return
         run.set_response(response_id=self.id, model=self.model, finish_reasons=reasons)
         _extract.chat_usage(run, self.usage)
         run.register_tool_calls(calls)
@@ -189,12 +186,14 @@ class _StreamMixin(_Proxy):
         self._self_acc = acc
         self._self_enriching = enriching
         self._self_first = True
+        self._self_ended = False
 
     def _self_chunk(self, chunk: Any) -> None:
         # The hot path of a stream: a flag test and the accumulator, nothing else.
         if self._self_first:
             self._self_first = False
-            self._self_run.record_chunk()
+            with _CHUNK_GUARD:
+                self._self_run.record_chunk()
         acc = self._self_acc
         if acc is not None:
             try:
@@ -206,22 +205,36 @@ class _StreamMixin(_Proxy):
     def _self_apply(self) -> None:
         acc, self._self_acc = self._self_acc, None
         if acc is not None:
-            with _END_GUARD:
-                acc.apply(self._self_run)
+            acc.apply(self._self_run)
 
     def _self_end(self) -> None:
-        """Exhausted, closed, exited or collected: end with what was seen (idempotent)."""
-        if not self._self_run.finished:
-            self._self_apply()
-            self._self_run.stop()
+        """Exhausted, closed, exited or collected: end with what was seen (once)."""
+        if self._self_ended:
+            return
+        self._self_ended = True
+        run = self._self_run
+        with _END_GUARD:  # this runs inside the user's iteration: nothing may escape
+            try:
+                if not run.finished:  # a closed ``with_streaming_response`` may have ended it
+                    self._self_apply()
+            finally:
+                run.stop()  # idempotent
 
     def _self_fail(self, exc: BaseException) -> None:
-        if not self._self_run.finished:
-            self._self_apply()
-            fail_run(self._self_run, exc, self._self_enriching)
+        if self._self_ended:
+            return
+        self._self_ended = True
+        run = self._self_run
+        with _END_GUARD:
+            try:
+                if not run.finished:
+                    self._self_apply()
+            finally:
+                fail_run(run, exc, self._self_enriching)
 
     def __del__(self) -> None:  # abandoned half-way: end with what was seen, status UNSET
-        self._self_end()
+        if not getattr(self, "_self_ended", True):  # (True: half-built, nothing to end)
+            self._self_end()
 
 
 class StreamProxy(_StreamMixin):
@@ -285,15 +298,38 @@ class AsyncStreamProxy(_StreamMixin):
 
     close = _aending_after("close")
 
-    if _extract.ASYNC_STREAM_HAS_ACLOSE:
+    if _client.ASYNC_STREAM_HAS_ACLOSE:
         aclose = _aending_after("aclose")
+
+
+# ``.stream()`` helper -> the stream proxy it reads (kept while the helper lives).
+_helpers: weakref.WeakKeyDictionary[Any, _StreamMixin] = weakref.WeakKeyDictionary()
+
+
+def track_helper(helper: Any, raw_stream: Any) -> None:
+    """A ``.stream()`` helper was made over ``raw_stream`` (its public constructor argument)."""
+    if isinstance(raw_stream, _StreamMixin):
+        _helpers[helper] = raw_stream
 
 
 def end_helper_stream(helper: Any) -> None:
     """End the span under a ``.stream()`` helper that closed its HTTP response directly."""
-    raw = getattr(helper, "_raw_stream", None)
-    if isinstance(raw, _StreamMixin):
+    raw = _helpers.pop(helper, None)
+    if raw is not None:
         raw._self_end()
+
+
+class RawResponseProxy(_Proxy):
+    """A ``with_raw_response`` response of a stream: ``parse()`` gives the traced stream."""
+
+    def __init__(self, response: Any, stream: Any) -> None:
+        super().__init__(response)
+        self._self_stream = stream
+
+    def parse(self, *args: Any, **kwargs: Any) -> Any:
+        if args or kwargs:  # ``parse(to=...)``: another type, not the stream we trace
+            return self.__wrapped__.parse(*args, **kwargs)
+        return self._self_stream
 
 
 class _ResponseMixin(_Proxy):
@@ -314,12 +350,12 @@ class _ResponseMixin(_Proxy):
         return out
 
     def _self_end(self) -> None:
-        if not self._self_run.finished:
-            self._self_run.stop()
+        with _END_GUARD:
+            self._self_run.stop()  # idempotent: a parsed body has ended it already
 
     def __del__(self) -> None:
-        last = self._self_last
-        if last is None or last[1] is last[0]:  # a parsed stream's proxy owns the run now
+        last = getattr(self, "_self_last", ())
+        if last is None or (last and last[1] is last[0]):  # else a stream's proxy owns the run
             self._self_end()
 
 

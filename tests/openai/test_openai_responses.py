@@ -180,7 +180,10 @@ def test_with_raw_response_stream(exporter, instrumented, client, server) -> Non
         model=MODEL, messages=MESSAGES, stream=True, stream_options={"include_usage": True}
     )
     assert exporter.get_finished_spans() == ()
-    chunks = list(raw.parse())
+    stream = raw.parse()
+    assert raw.parse() is stream  # parse() is cached, as the SDK's own
+    assert raw.http_response.status_code == 200 and raw.headers["x-request-id"]
+    chunks = list(stream)
     (span,) = exporter.get_finished_spans()
     assert span.attributes[semconv.GEN_AI_RESPONSE_ID] == chunks[0].id
     assert span.attributes[semconv.GEN_AI_USAGE_OUTPUT_TOKENS] == 4

@@ -17,6 +17,8 @@ from tests.fakes.openai_server import Reply, ToolCall, Usage
 
 pytest.importorskip("openai.types.chat")
 
+from instrumentors.openai import _stream
+
 TWO_CALLS = (
     ToolCall("get_weather", '{"city": "Paris", "units": "C"}', id="call_a"),
     ToolCall("get_time", '{"tz": "Europe/Paris"}', id="call_b"),
@@ -158,6 +160,18 @@ def test_chat_stream_helper_early_exit(exporter, instrumented, client, server) -
     (span,) = exporter.get_finished_spans()
     _assert_abandoned(span)
     assert stream is not None
+    assert len(_stream._helpers) == 0  # forgotten once closed
+
+
+def test_stream_helpers_are_forgotten_with_them(exporter, instrumented, client) -> None:
+    with client.chat.completions.stream(model=MODEL, messages=MESSAGES) as stream:
+        assert len(_stream._helpers) == 1
+        for _ in stream:
+            pass
+    del stream
+    gc.collect()
+    assert len(_stream._helpers) == 0
+    assert len(exporter.get_finished_spans()) == 1
 
 
 def test_responses_stream_helper_early_exit(exporter, instrumented, client, server) -> None:

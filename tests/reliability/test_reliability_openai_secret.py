@@ -28,7 +28,14 @@ def test_api_key_never_exported(exporter, settings_env, capture: str) -> None:
                 Reply.rate_limited(retry_after=0.01),
                 Reply.tools(ToolCall("call_api", json.dumps({"key": SECRET}), id="call_1")),
             )
-            client = openai.OpenAI(base_url=server.base_url, api_key=SECRET, max_retries=2)
+            # The instrumentor reads the client's default headers (for an Idempotency-Key):
+            # they hold the key twice here, as Authorization and as a custom header.
+            client = openai.OpenAI(
+                base_url=server.base_url,
+                api_key=SECRET,
+                max_retries=2,
+                default_headers={"X-Api-Key": SECRET},
+            )
 
             @instrumentors.tool
             def call_api(key: str, api_key: str) -> str:
@@ -44,6 +51,7 @@ def test_api_key_never_exported(exporter, settings_env, capture: str) -> None:
                 with instrumentors.tool_call_id(call.id):
                     call_api(key=SECRET, api_key=SECRET)
             assert server.requests[-1].headers.get("authorization") == f"Bearer {SECRET}"
+            assert server.requests[-1].headers.get("x-api-key") == SECRET
     finally:
         instrumentor.uninstrument()
     spans = exporter.get_finished_spans()
