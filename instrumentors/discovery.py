@@ -19,16 +19,10 @@ GROUP: Final = "opentelemetry_instrumentor"
 PREFIX: Final = "agent_"
 # Official instrumentations that carry trace context into HTTP tools.
 HTTP_COMPANIONS: Final = ("httpx", "requests")
-# The module whose import triggers each instrumentor: until the app imports the
-# framework, instrumenting it waits (setup() must not import every installed framework).
+# The module whose import triggers each official companion instrumentation: until the
+# app imports the library, instrumenting it waits (setup() must not import every
+# installed library). Ours wait by themselves (AgentInstrumentor.trigger).
 TRIGGER_MODULES: Final = {
-    "agent_openai": "openai",
-    "agent_langchain": "langchain_core",
-    "agent_llama_index": "llama_index.core",
-    "agent_mcp": "mcp",
-    "agent_httpx2": "httpx2",
-    "agent_tenacity": "tenacity",
-    "agent_pybreaker": "pybreaker",
     "httpx": "httpx",
     "requests": "requests",
 }
