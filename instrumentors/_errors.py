@@ -16,7 +16,6 @@ from opentelemetry.semconv.attributes import exception_attributes as exc_attrs
 from opentelemetry.trace import Span
 from opentelemetry.util.types import AttributeValue
 
-from instrumentors.params import redact, truncate
 
 _logger = logging.getLogger(__name__)
 
@@ -36,7 +35,8 @@ def error_type(exc: BaseException | type[BaseException]) -> str:
 
 
 def _clean(text: str, limit: int) -> str:
-    # Imported here: the failure path pays for the propagation module, not ``import instrumentors``.
+    # Imported here: the failure path pays for these, not ``import instrumentors``.
+    from instrumentors.params import redact, truncate
     from instrumentors.propagation import scrub_text
 
     cleaned = redact(scrub_text(text))

@@ -15,7 +15,6 @@ from opentelemetry.util.types import AttributeValue
 
 from instrumentors import semconv
 from instrumentors._errors import error_type, record_exception, safe_message
-from instrumentors.params import hash_params
 
 _logger = logging.getLogger(__name__)
 
@@ -89,6 +88,8 @@ def record_cache(hit: bool, name: str, key: Any = None, span: Span | None = None
     """Add ``cache.hit`` or ``cache.miss``; the key is hashed, never recorded raw."""
     attributes: dict[str, AttributeValue] = {semconv.CACHE_NAME: str(name)}
     if key is not None:
+        from instrumentors.params import hash_params  # loaded on first use: import stays light
+
         attributes[semconv.CACHE_KEY_HASH] = hash_params(key)
     return _add(span, semconv.EVENT_CACHE_HIT if hit else semconv.EVENT_CACHE_MISS, attributes)
 
