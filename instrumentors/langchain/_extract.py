@@ -1,5 +1,5 @@
-"""LangChain objects -> calls on the core: run names and kinds, model identity, request and
-response fields, messages, tool input and output.
+"""LangChain objects -> calls on the core: run names and kinds, request and response fields,
+messages, tool input and output (model identity: ``_providers``).
 
 Every function here reads LangChain / LangGraph objects defensively (attributes and
 dict keys moved between langchain-core 0.3 and 1.x) and never decides what the core
@@ -12,11 +12,6 @@ import importlib
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
-from opentelemetry.semconv._incubating.attributes.gen_ai_attributes import (
-    GenAiProviderNameValues as _Provider,
-)
-
-from instrumentors import semconv
 from instrumentors.telemetry import LLMRun, Message, ToolCallRequest
 
 DEFAULT_GRAPH_NAME: Final = "LangGraph"
@@ -28,47 +23,6 @@ _AGENT_CLASSES: Final = frozenset(
     {"AgentExecutor", "CompiledStateGraph", "CompiledGraph", "Pregel"}
 )
 _AGENT_INTEGRATIONS: Final = frozenset({"langgraph", "langchain_create_agent"})
-# ``ls_provider`` (LangChain's own provider key) -> gen_ai.provider.name.
-_PROVIDERS: Final = {
-    "openai": _Provider.OPENAI.value,
-    "azure": _Provider.AZURE_AI_OPENAI.value,
-    "azure_openai": _Provider.AZURE_AI_OPENAI.value,
-    "azure_ai": _Provider.AZURE_AI_INFERENCE.value,
-    "anthropic": _Provider.ANTHROPIC.value,
-    "google_vertexai": _Provider.GCP_VERTEX_AI.value,
-    "google_anthropic_vertex": _Provider.GCP_VERTEX_AI.value,
-    "google_genai": _Provider.GCP_GEN_AI.value,
-    "amazon_bedrock": _Provider.AWS_BEDROCK.value,
-    "bedrock": _Provider.AWS_BEDROCK.value,
-    "mistral": _Provider.MISTRAL_AI.value,
-    "mistralai": _Provider.MISTRAL_AI.value,
-    "groq": _Provider.GROQ.value,
-    "cohere": _Provider.COHERE.value,
-    "deepseek": _Provider.DEEPSEEK.value,
-    "xai": _Provider.X_AI.value,
-    "perplexity": _Provider.PERPLEXITY.value,
-    "ibm": _Provider.IBM_WATSONX_AI.value,
-    "watsonx": _Provider.IBM_WATSONX_AI.value,
-}
-# Integration class -> provider, for models that do not report ``ls_provider``.
-_CLASS_PROVIDERS: Final = {
-    "ChatOpenAI": _Provider.OPENAI.value,
-    "OpenAI": _Provider.OPENAI.value,
-    "AzureChatOpenAI": _Provider.AZURE_AI_OPENAI.value,
-    "AzureOpenAI": _Provider.AZURE_AI_OPENAI.value,
-    "ChatAnthropic": _Provider.ANTHROPIC.value,
-    "ChatVertexAI": _Provider.GCP_VERTEX_AI.value,
-    "ChatGoogleGenerativeAI": _Provider.GCP_GEN_AI.value,
-    "ChatBedrock": _Provider.AWS_BEDROCK.value,
-    "ChatBedrockConverse": _Provider.AWS_BEDROCK.value,
-    "ChatMistralAI": _Provider.MISTRAL_AI.value,
-    "ChatGroq": _Provider.GROQ.value,
-    "ChatCohere": _Provider.COHERE.value,
-    "ChatDeepSeek": _Provider.DEEPSEEK.value,
-    "ChatXAI": _Provider.X_AI.value,
-    "ChatPerplexity": _Provider.PERPLEXITY.value,
-    "ChatWatsonx": _Provider.IBM_WATSONX_AI.value,
-}
 _ROLES: Final = {
     "human": "user",
     "ai": "assistant",
@@ -109,11 +63,12 @@ def run_name(serialized: Any, kwargs: Mapping[str, Any], default: str = "chain")
     """The run's name: ``run_name`` / ``get_name()``, else the serialized name or class."""
     name = kwargs.get("name")
     if not (isinstance(name, str) and name) and isinstance(serialized, Mapping):
-        name = serialized.get("name") or _class_name(serialized)
+        name = serialized.get("name") or class_name(serialized)
     return name if isinstance(name, str) and name else default
 
 
-def _class_name(serialized: Any) -> str | None:
+def class_name(serialized: Any) -> str | None:
+    """The class of a serialized LangChain object (the last part of its ``id``)."""
     ids = serialized.get("id") if isinstance(serialized, Mapping) else None
     if isinstance(ids, Sequence) and ids and isinstance(ids[-1], str):
         return ids[-1]
@@ -152,30 +107,6 @@ def looks_like_agent(serialized: Any, name: str, metadata: Mapping[str, Any] | N
 
 
 # --------------------------------------------------------------------------- models
-
-
-def model_identity(
-    serialized: Any, metadata: Mapping[str, Any] | None, params: Mapping[str, Any]
-) -> tuple[str, str | None]:
-    """(``gen_ai.provider.name``, request model) from ``ls_*`` metadata, params or the class."""
-    md = metadata or {}
-    ls_provider = md.get("ls_provider")
-    ls_provider = ls_provider.lower() if isinstance(ls_provider, str) and ls_provider else None
-    cls = _class_name(serialized)
-    provider = (
-        (ls_provider and _PROVIDERS.get(ls_provider))
-        or (cls and _CLASS_PROVIDERS.get(cls))
-        or ls_provider
-        or (cls or "langchain").lower()
-    )
-    model = _first_str(md, ("ls_model_name",)) or _first_str(
-        params, ("model", "model_name", "model_id", "deployment_name")
-    )
-    if model is None and isinstance(serialized, Mapping):
-        kwargs = serialized.get("kwargs")
-        if isinstance(kwargs, Mapping):
-            model = _first_str(kwargs, ("model", "model_name", "model_id"))
-    return provider, model
 
 
 # invocation_params key -> (set_request keyword, conversion); ls_* metadata as fallback.
@@ -306,26 +237,9 @@ def llm_result(run: LLMRun, response: Any) -> None:
         or _str(metadata.get("model"))
         or _str(llm_output.get("model_name"))
     )
-    usage = getattr(message, "usage_metadata", None)
-    calls = tool_calls(message)
-    values = run.lean_values
-    if values is not None and not run.capture_content:
-        # The default mode's hot path: one batch, no setter calls (parity-tested).
-        if response_id:
-            values[semconv.GEN_AI_RESPONSE_ID] = response_id
-        if model:
-            values[semconv.GEN_AI_RESPONSE_MODEL] = model
-        if reasons:
-            values[semconv.GEN_AI_RESPONSE_FINISH_REASONS] = reasons
-        counts = _usage_counts(usage, llm_output)
-        if counts is not None:
-            for key, count, keep_zero in zip(_USAGE_KEYS, counts, _USAGE_KEEP_ZERO, strict=True):
-                if count is not None and (keep_zero or count):
-                    values[key] = count
-        run.register_tool_calls_in(values, calls)
-        return
-    _usage(run, usage, llm_output)
+    _usage(run, getattr(message, "usage_metadata", None), llm_output)
     run.set_response(response_id=response_id, model=model, finish_reasons=reasons)
+    calls = tool_calls(message)
     if calls:
         run.register_tool_calls(calls)
     if run.capture_content and batch:
@@ -351,14 +265,6 @@ def _finish_reason(generation: Any) -> str | None:
     return None
 
 
-# (input, output, cache read, reasoning) -> span attribute, and whether a zero is kept.
-_USAGE_KEYS: Final = (
-    semconv.GEN_AI_USAGE_INPUT_TOKENS,
-    semconv.GEN_AI_USAGE_OUTPUT_TOKENS,
-    semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS,
-    semconv.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS,
-)
-_USAGE_KEEP_ZERO: Final = (True, True, False, False)
 _Counts = tuple[int | None, int | None, int | None, int | None]
 
 
@@ -386,11 +292,12 @@ def _usage(run: LLMRun, usage: Any, llm_output: Mapping[str, Any]) -> None:
     counts = _usage_counts(usage, llm_output)
     if counts is None:
         return
+    # A zero cache read or reasoning count says nothing: recorded only when non-zero.
     run.set_usage(
         input_tokens=counts[0],
         output_tokens=counts[1],
-        cache_read_input_tokens=counts[2],
-        reasoning_tokens=counts[3],
+        cache_read_input_tokens=counts[2] or None,
+        reasoning_tokens=counts[3] or None,
     )
 
 
@@ -429,7 +336,8 @@ def agent_action_call(action: Any) -> tuple[str, str] | None:
 # --------------------------------------------------------------------------- helpers
 
 
-def _first_str(source: Mapping[str, Any], keys: Sequence[str]) -> str | None:
+def first_str(source: Mapping[str, Any], keys: Sequence[str]) -> str | None:
+    """The first non-empty string among ``keys`` of ``source``."""
     for key in keys:
         value = source.get(key)
         if isinstance(value, str) and value:

@@ -5,9 +5,9 @@ Spans are parented explicitly through LangChain's ``parent_run_id``, never throu
 current context at end time: async end callbacks run in copied contexts (LangChain
 shields them), so attaching at start and detaching at end cannot work there. Making a
 run's span current is left to the instrumentor's wrappers (``_wrappers``), which attach
-only inside private context copies or around a call they wrap. A handler used on its
-own (``config={"callbacks": [handler]}``) attaches in its callbacks, but only where no
-event loop runs, so start and end share a context.
+only inside the context copies LangChain makes for child runs or around a call they
+wrap. A handler used on its own (``config={"callbacks": [handler]}``) attaches in its
+callbacks, but only where no event loop runs, so start and end share a context.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from opentelemetry.metrics import MeterProvider
 from opentelemetry.trace import TracerProvider
 
 from instrumentors import semconv
-from instrumentors.langchain import _extract
+from instrumentors.langchain import _extract, _providers
 from instrumentors.langchain._runs import (
     AGENT,
     DEFAULT_MAX_RUNS,
@@ -75,8 +75,12 @@ class TracingCallbackHandler(BaseCallbackHandler):
         meter_provider: MeterProvider | None = None,
         *,
         max_runs: int = DEFAULT_MAX_RUNS,
+        telemetry: Telemetry | None = None,
     ) -> None:
-        self._tel = Telemetry(SCOPE, tracer_provider=tracer_provider, meter_provider=meter_provider)
+        # ``telemetry``: the core the instrumentor built (its providers); else our own.
+        self._tel = telemetry or Telemetry(
+            SCOPE, tracer_provider=tracer_provider, meter_provider=meter_provider
+        )
         self._runs = RunMap(max_runs)
         self._templates: dict[tuple[str, str | None], ToolTemplate] = {}
         self._attach = True
@@ -223,7 +227,7 @@ class TracingCallbackHandler(BaseCallbackHandler):
             return
         parent = self._runs.get(parent_run_id)
         params = kwargs.get("invocation_params") or {}
-        provider, model = _extract.model_identity(serialized, metadata, params)
+        provider, model = _providers.model_identity(serialized, metadata, params)
         run = self._tel.llm(
             provider,
             model,

@@ -87,7 +87,7 @@ class RunMap:
         """Store a new run and make its span current where that is safe."""
         self.store(entry.run_id, entry)
         if scope is not None:
-            scope.run = entry.run
+            scope.bind(entry.run)
             # Undone by the wrapper that opened the scope, in this same context.
             attach(entry.run.context)
         elif attach_here and not _wrapped[0]:

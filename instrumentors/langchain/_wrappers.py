@@ -1,157 +1,135 @@
-"""wrapt patches: the handler in every callback manager, span context for the code a run
-executes (sync, async, streamed), LLM-cache hooks and tool call ids.
+"""The patch table and its wrappers: the handler in every callback manager, span context
+for the code each run executes (sync, async, streamed), LLM-cache events, tool call ids.
 
-Context rules (see ``_handler``): nothing here attaches in one callback and detaches in
-another. A run's span is attached either inside the private context copy LangChain
-makes for the child call (``_set_config_context``, never detached: the copy is thrown
-away), or around a call or one generator step, restored in the same frame.
+The handler reaches every callback manager through LangChain's public
+``register_configure_hook``. Context rules (see ``_handler``): nothing here attaches
+in one callback and detaches in another. A run's span is attached either inside the
+context copy LangChain makes for a child call (thrown away after it: never detached),
+or around a public call or one generator step (``_stream``), restored in the same frame.
+Private names are only reached through ``_compat``.
 """
 
 from __future__ import annotations
 
-import contextlib
-import importlib
-import inspect
-import logging
 import threading
-from contextvars import ContextVar
-from typing import Any, Final
+from collections.abc import Sequence
+from contextvars import Context, ContextVar
+from typing import Any, Final, cast
 
 import wrapt
 from langchain_core.caches import BaseCache
-from opentelemetry.context import attach, detach
-from opentelemetry.instrumentation.utils import unwrap
+from langchain_core.tracers.context import register_configure_hook
+from opentelemetry.context import attach, detach, get_current
+from opentelemetry.instrumentation.utils import is_instrumentation_enabled, unwrap
 
-from instrumentors.events import record_cache
-from instrumentors.langchain import _runs
+from instrumentors._patching import Patch, Patches, apply, fixed
+from instrumentors.langchain import _compat, _runs
 from instrumentors.langchain._handler import TracingCallbackHandler
 from instrumentors.langchain._runs import PENDING_CALL_ID
 from instrumentors.langchain._stream import (
     GRAPH,
     MODEL,
+    NO_RUN,
     RETRIEVER,
+    SCOPE_VAR,
+    Scope,
     Wrapper,
-    model_stream_steps,
+    in_scope,
     scoped,
 )
 from instrumentors.telemetry import Run, guard
 
-_logger = logging.getLogger(__name__)
-
-Patch = tuple[Any, str, bool]  # (owner, attribute, owner had its own attribute before)
-
-# ``_set_config_context`` is imported by name into these modules on older versions.
-_CONFIG_CONTEXT_MODULES: Final = (
-    "langchain_core.runnables.config",
+_GUARD: Final = guard("propagating LangChain run context")
+_CACHE_GUARD: Final = guard("recording a LangChain cache lookup")
+_UNPATCH_GUARD: Final = guard("unpatching a LangChain cache class")
+_CHAT: Final = "langchain_core.language_models.chat_models"
+_LLMS: Final = "langchain_core.language_models.llms"
+_MANAGER: Final = "langchain_core.callbacks.manager"
+# Modules that bind the public ``set_config_context`` (newer langchain-core): patched where
+# it is called, never where it is defined, so no caller binds a wrapper twice.
+_CONFIG_CONTEXT_CALLERS: Final = (
     "langchain_core.runnables.base",
     "langchain_core.runnables.fallbacks",
     "langchain_core.tools.base",
-    "langgraph._internal._runnable",
-    "langgraph.utils.runnable",
 )
-_CHAT: Final = "langchain_core.language_models.chat_models"
-_LLMS: Final = "langchain_core.language_models.llms"
-_GUARD: Final = guard("propagating LangChain run context")
 
 
-class _Probe:
-    """What the LLM cache answered during one ``_generate_with_cache`` call."""
+class Installed:
+    """What ``install`` did: the handler it hooked in and the patches it applied."""
 
-    __slots__ = ("cache", "hit")
+    __slots__ = ("handler", "patches")
 
-    def __init__(self) -> None:
-        self.cache: Any = None
-        self.hit: bool | None = None
-
-
-_PROBE: ContextVar[_Probe | None] = ContextVar("instrumentors_langchain_cache", default=None)
-_lazy_patches: list[Patch] = []
-_lazy_lock = threading.Lock()
+    def __init__(self, handler: TracingCallbackHandler, patches: Patches[Any]) -> None:
+        self.handler = handler
+        self.patches = patches
 
 
-def patch(handler: TracingCallbackHandler) -> list[Patch]:
-    """Install every wrapper; returns what to undo."""
-    patched: list[Patch] = []
-    for module in (*_CONFIG_CONTEXT_MODULES, _CHAT, _LLMS, "langgraph.pregel"):
-        # Import first, so modules that import a patched name bind the original, not our
-        # wrapper (which would then be wrapped twice).
-        with contextlib.suppress(ImportError):
-            importlib.import_module(module)
-
-    def wrap(target: str | Any, name: str, wrapper: Wrapper) -> None:
-        try:
-            owner = importlib.import_module(target) if isinstance(target, str) else target
-            for part in name.split(".")[:-1]:
-                owner = getattr(owner, part)
-            attr = name.rsplit(".", 1)[-1]
-            if not hasattr(owner, attr):
-                return
-            wrapt.wrap_function_wrapper(owner, attr, wrapper)
-            patched.append((owner, attr, True))
-        except ImportError:
-            return  # an optional module (LangGraph) or a name of another version
-        except Exception:
-            _logger.debug("instrumentors: could not patch %s.%s", target, name, exc_info=True)
-
-    wrap("langchain_core.callbacks.manager", "_configure", _configure(handler))
-    for module in _CONFIG_CONTEXT_MODULES:
-        wrap(module, "_set_config_context", _set_config_context)
-    wrap(_CHAT, "BaseChatModel._generate_with_cache", _generate_with_cache)
-    wrap(_CHAT, "BaseChatModel._agenerate_with_cache", _agenerate_with_cache)
-    wrap(_CHAT, "get_llm_cache", _get_llm_cache)
-    wrap(_CHAT, "BaseChatModel.stream", scoped(MODEL))
-    chat_models = importlib.import_module(_CHAT)
-    wrap(_CHAT, "BaseChatModel.astream", _model_astream(chat_models.BaseChatModel))
-    wrap(_LLMS, "BaseLLM._generate_helper", _generate_helper)
-    wrap(_LLMS, "BaseLLM._agenerate_helper", _agenerate_helper)
-    wrap(_LLMS, "BaseLLM.stream", scoped(MODEL))
-    wrap(_LLMS, "BaseLLM.astream", _model_astream(importlib.import_module(_LLMS).BaseLLM))
-    wrap("langchain_core.retrievers", "BaseRetriever.invoke", scoped(RETRIEVER))
-    wrap("langchain_core.retrievers", "BaseRetriever.ainvoke", scoped(RETRIEVER))
-    if not _forwards_tool_call_id():
-        wrap("langchain_core.tools.base", "BaseTool.run", _tool_run)
-        wrap("langchain_core.tools.base", "BaseTool.arun", _tool_arun)
-    wrap("langgraph.pregel", "Pregel.stream", scoped(GRAPH))
-    wrap("langgraph.pregel", "Pregel.astream", scoped(GRAPH))
+def install(handler: TracingCallbackHandler) -> Installed:
+    """Hook ``handler`` into every callback manager and apply the patch table."""
+    handler._attach = False  # the wrappers make spans current
+    _register_hook()
+    _SLOT.handler = handler
     _runs.set_wrapped(True)
-    return patched
+    return Installed(handler, apply(PATCHES, None))
 
 
-def unpatch(patched: list[Patch]) -> None:
-    """Undo ``patch`` and every cache class patched since."""
+def uninstall(installed: Installed) -> None:
+    """Undo ``install`` and every cache class patched since."""
+    _SLOT.handler = None
+    # Managers built before uninstrument() may still hold it: stop new spans there.
+    installed.handler._enabled = False
     _runs.set_wrapped(False)
+    installed.patches.revert()
     with _lazy_lock:
-        undo = [*reversed(patched), *reversed(_lazy_patches)]
+        undo = list(reversed(_lazy_patches))
         _lazy_patches.clear()
     for owner, attr, had_own in undo:
-        try:
+        with _UNPATCH_GUARD:
             if had_own:
                 unwrap(owner, attr)
             else:
                 delattr(owner, attr)  # it was inherited: inherit it again
-        except Exception:
-            _logger.debug("instrumentors: could not unpatch %s", attr, exc_info=True)
 
 
-# --------------------------------------------------------------------------- handler injection
+# --------------------------------------------------------------------------- the handler
 
 
-def _configure(handler: TracingCallbackHandler) -> Wrapper:
-    def traced(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        manager = wrapped(*args, **kwargs)
-        with _GUARD:
-            # One handler per run: ours, unless the user passed a TracingCallbackHandler.
-            for existing in manager.handlers:
-                if isinstance(existing, TracingCallbackHandler):
-                    break
-            else:
-                manager.add_handler(handler, True)
-        return manager
+class _HandlerSlot:
+    """The "context variable" given to ``register_configure_hook``: LangChain calls ``get()``
+    on it whenever it configures a callback manager, and adds what it returns.
 
-    return traced
+    A real ``ContextVar`` would not do: a value set at ``instrument()`` is not seen in
+    threads started later, and a default could not be taken back at ``uninstrument()``
+    (a registered hook cannot be removed; this one just answers None then).
+    """
+
+    __slots__ = ("handler",)
+
+    def __init__(self) -> None:
+        self.handler: TracingCallbackHandler | None = None
+
+    def get(self) -> TracingCallbackHandler | None:
+        return self.handler
 
 
-# --------------------------------------------------------------------------- context
+_SLOT: Final = _HandlerSlot()
+_hook_lock = threading.Lock()
+_hooked: list[bool] = [False]
+
+
+def _register_hook() -> None:
+    with _hook_lock:
+        if _hooked[0]:
+            return
+        # handle_class: a manager that already holds a TracingCallbackHandler (the user's
+        # own) gets no second one. inheritable: child runs' managers keep it.
+        register_configure_hook(
+            cast("ContextVar[Any]", _SLOT), True, handle_class=TracingCallbackHandler
+        )
+        _hooked[0] = True
+
+
+# --------------------------------------------------------------------------- child contexts
 
 
 def _run_for(manager: Any) -> Run | None:
@@ -163,125 +141,147 @@ def _run_for(manager: Any) -> Run | None:
     return None
 
 
-def _guarded_run_for(manager: Any) -> Run | None:
-    """``_run_for``, where a telemetry bug means no run (the call goes on untraced)."""
-    with _GUARD:
-        return _run_for(manager)
-    return None
+def _parent_run(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Run | None:
+    """The run whose child gets this config (its callbacks: a child callback manager)."""
+    config = args[0] if args else kwargs.get("config")
+    callbacks = config.get("callbacks") if isinstance(config, dict) else None
+    if callbacks is None or getattr(callbacks, "parent_run_id", None) is None:
+        return None
+    return _run_for(callbacks)
 
 
-def _set_config_context(
+def _child_context(
     wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> Any:
+    """``_set_config_context`` (``_compat``): runs inside the child's context copy."""
     result = wrapped(*args, **kwargs)
     with _GUARD:
-        config = args[0] if args else kwargs.get("config")
-        callbacks = config.get("callbacks") if isinstance(config, dict) else None
-        if callbacks is not None and getattr(callbacks, "parent_run_id", None) is not None:
-            run = _run_for(callbacks)
-            if run is not None:
-                # Runs inside the context copy made for the child call, which is
-                # discarded after it: never detached, nothing leaks.
-                attach(run.context)
+        run = _parent_run(args, kwargs)
+        if run is not None:
+            attach(run.context)  # the copy is discarded after the child call
     return result
 
 
-def _model_astream(base: type) -> Wrapper:
-    """``astream`` of a model: a scope, and the model's own ``_astream`` run under its span.
+class _EnterWithRun:
+    """``set_config_context(config)`` whose yielded context copy has the run's span current."""
 
-    On langchain-core 0.3.0 the async start callback runs in a gathered task, so the
-    span it claims cannot be attached in the caller's task before ``_astream`` sends
-    the request; wrapping the model class's ``_astream`` makes the span current there.
-    """
-    in_scope = scoped(MODEL)
+    __slots__ = ("_manager", "_run")
+
+    def __init__(self, manager: Any, run: Run) -> None:
+        self._manager = manager
+        self._run = run
+
+    def __enter__(self) -> Context:
+        ctx: Context = self._manager.__enter__()
+        with _GUARD:
+            ctx.run(attach, self._run.context)  # the copy is discarded after the child call
+        return ctx
+
+    def __exit__(self, *exc_info: Any) -> Any:
+        return self._manager.__exit__(*exc_info)
+
+
+def _config_context(
+    wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Any:
+    """The public ``set_config_context`` (a context manager yielding the child's context)."""
+    manager = wrapped(*args, **kwargs)
+    run: Run | None = None
+    with _GUARD:
+        run = _parent_run(args, kwargs)
+    return manager if run is None else _EnterWithRun(manager, run)
+
+
+# --------------------------------------------------------------------------- models
+
+
+def _model_call(batch: str) -> Wrapper:
+    """``generate`` / ``agenerate``: the run's span current while the model runs, and the
+    cache LangChain consults for the call watched. ``batch`` names the prompts argument."""
 
     def traced(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        with _GUARD:
-            cls = type(instance)
-            # Only a real override: LangChain compares _astream with the base's to decide
-            # whether the model streams at all.
-            if cls is not base and getattr(cls, "_astream", None) is not getattr(
-                base, "_astream", None
-            ):
-                _patch_class(cls, "_astream", model_stream_steps)
-        return in_scope(wrapped, instance, args, kwargs)
+        prompts = args[0] if args else kwargs.get(batch)
+        # One run per prompt: with several, which span to make current would be a guess
+        # (and an enclosing model's scope must not take this call's runs or lookups).
+        if not isinstance(prompts, Sequence) or len(prompts) != 1:
+            return in_scope(Scope(NO_RUN), wrapped, args, kwargs)
+        scope = Scope(MODEL)
+        with _CACHE_GUARD:
+            cache = getattr(instance, "cache", None)
+            if isinstance(cache, BaseCache):  # a model's own cache: get_llm_cache() is not asked
+                _watch(scope, cache)
+        return in_scope(scope, wrapped, args, kwargs)
 
     return traced
 
 
-# --------------------------------------------------------------------------- models and cache
-
-
-def _generate_with_cache(
+def _async_model_start(
     wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> Any:
-    run = _guarded_run_for(kwargs.get("run_manager"))
-    if run is None:
-        return wrapped(*args, **kwargs)
-    probe = _probe(instance)
-    token = attach(run.context)
-    probe_token = _PROBE.set(probe)
-    try:
-        return wrapped(*args, **kwargs)
-    finally:
-        _PROBE.reset(probe_token)
-        detach(token)
-        _record_cache(probe, run)
+    """``AsyncCallbackManager.on_chat_model_start`` / ``on_llm_start``, back in the caller.
+
+    Early langchain-core 0.3 runs the start callbacks in gathered tasks, so the span the
+    model's scope claimed there is made current here, in the model call's own task
+    (undone when its scope closes).
+    """
+
+    async def traced() -> Any:
+        managers = await wrapped(*args, **kwargs)
+        scope = SCOPE_VAR.get()
+        if scope is not None and scope.kind == MODEL:
+            run = scope.run
+            with _GUARD:
+                if run is not None and not run.finished and get_current() is not run.context:
+                    attach(run.context)
+        return managers
+
+    return traced()
 
 
-async def _agenerate_with_cache(
+async def _async_llm_helper(
     wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> Any:
-    run = _guarded_run_for(kwargs.get("run_manager"))
-    if run is None:
+    """``BaseLLM._agenerate_helper`` (``_compat``): its start callbacks ran in gathered tasks."""
+    scope = SCOPE_VAR.get()
+    run = scope.run if scope is not None and scope.kind == MODEL else None
+    if run is None or run.finished:
         return await wrapped(*args, **kwargs)
-    probe = _probe(instance)
     token = attach(run.context)
-    probe_token = _PROBE.set(probe)
     try:
         return await wrapped(*args, **kwargs)
     finally:
-        _PROBE.reset(probe_token)
         detach(token)
-        _record_cache(probe, run)
 
 
-def _probe(model: Any) -> _Probe:
-    probe = _Probe()
-    cache = getattr(model, "cache", None)
-    if isinstance(cache, BaseCache):  # a model-level cache: get_llm_cache() is not asked
-        with _GUARD:
-            probe.cache = cache
-            _watch_cache(type(cache))
-    return probe
-
-
-def _record_cache(probe: _Probe, run: Run) -> None:
-    if probe.hit is not None:
-        with _GUARD:
-            record_cache(probe.hit, type(probe.cache).__name__, span=run.span)
+# --------------------------------------------------------------------------- LLM cache
 
 
 def _get_llm_cache(
     wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> Any:
     cache = wrapped(*args, **kwargs)
-    probe = _PROBE.get()
-    if probe is not None and cache is not None:
-        with _GUARD:
-            probe.cache = cache
-            _watch_cache(type(cache))
+    if cache is not None:
+        scope = SCOPE_VAR.get()
+        if scope is not None and scope.kind == MODEL and scope.cache is None:
+            with _CACHE_GUARD:
+                _watch(scope, cache)
     return cache
 
 
-def _watch_cache(cls: type) -> None:
-    """Patch ``lookup`` / ``alookup`` of this cache class, once."""
+def _watch(scope: Scope, cache: Any) -> None:
+    """Record this call's lookups in ``cache``: patch its class's lookups, once."""
+    scope.cache = cache
+    cls = type(cache)
     _patch_class(cls, "lookup", _lookup)
     _patch_class(cls, "alookup", _alookup)
 
 
+_lazy_patches: list[tuple[type, str, bool]] = []  # (class, attribute, had its own)
+_lazy_lock = threading.Lock()
+
+
 def _patch_class(cls: type, attr: str, wrapper: Wrapper) -> None:
-    """Wrap ``cls.attr`` (own or inherited) once; ``unpatch`` restores it."""
+    """Wrap ``cls.attr`` (own or inherited) once; ``uninstall`` restores it."""
     if any(owner is cls and name == attr for owner, name, _ in _lazy_patches):
         return
     with _lazy_lock:
@@ -292,69 +292,48 @@ def _patch_class(cls: type, attr: str, wrapper: Wrapper) -> None:
         _lazy_patches.append((cls, attr, had_own))
 
 
+def _lookup_scope(cache: Any) -> Scope | None:
+    scope = SCOPE_VAR.get()
+    if scope is None or scope.cache is not cache or not is_instrumentation_enabled():
+        return None
+    return scope
+
+
+def _record_lookup(
+    scope: Scope, cache: Any, result: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> None:
+    with _CACHE_GUARD:
+        # LangChain's lookup key: (prompt, llm_string); only its hash is recorded.
+        prompt = args[0] if args else kwargs.get("prompt")
+        llm_string = args[1] if len(args) > 1 else kwargs.get("llm_string")
+        scope.cache_event(isinstance(result, list), type(cache).__name__, (prompt, llm_string))
+
+
 def _lookup(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     result = wrapped(*args, **kwargs)
-    probe = _PROBE.get()
-    if probe is not None and instance is probe.cache:
-        probe.hit = isinstance(result, list)
+    scope = _lookup_scope(instance)
+    if scope is not None:
+        _record_lookup(scope, instance, result, args, kwargs)
     return result
 
 
 async def _alookup(
     wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> Any:
+    scope = _lookup_scope(instance)
+    seen = scope.lookups if scope is not None else 0
     result = await wrapped(*args, **kwargs)
-    probe = _PROBE.get()
-    if probe is not None and instance is probe.cache:
-        probe.hit = isinstance(result, list)
+    # An alookup that delegates to lookup (the default does) was recorded there already.
+    if scope is not None and scope.lookups == seen:
+        _record_lookup(scope, instance, result, args, kwargs)
     return result
-
-
-def _generate_helper(
-    wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> Any:
-    run = _guarded_run_for(_first_manager(args, kwargs))
-    if run is None:
-        return wrapped(*args, **kwargs)
-    token = attach(run.context)
-    try:
-        return wrapped(*args, **kwargs)
-    finally:
-        detach(token)
-
-
-async def _agenerate_helper(
-    wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> Any:
-    run = _guarded_run_for(_first_manager(args, kwargs))
-    if run is None:
-        return await wrapped(*args, **kwargs)
-    token = attach(run.context)
-    try:
-        return await wrapped(*args, **kwargs)
-    finally:
-        detach(token)
-
-
-def _first_manager(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    managers = kwargs.get("run_managers", args[2] if len(args) > 2 else None)
-    return managers[0] if managers else None
 
 
 # --------------------------------------------------------------------------- tools
 
 
-def _forwards_tool_call_id() -> bool:
-    """Whether ``BaseTool.run`` passes the tool call id to ``on_tool_start`` (core 1.x)."""
-    try:
-        from langchain_core.tools import BaseTool
-
-        return "tool_call_id=tool_call_id" in inspect.getsource(BaseTool.run)
-    except (ImportError, OSError, TypeError):
-        return False
-
-
 def _tool_run(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """langchain-core 0.3 does not pass the tool call id to ``on_tool_start`` (1.x does)."""
     call_id = kwargs.get("tool_call_id")
     if not call_id:
         return wrapped(*args, **kwargs)
@@ -376,3 +355,29 @@ async def _tool_arun(
         return await wrapped(*args, **kwargs)
     finally:
         PENDING_CALL_ID.reset(token)
+
+
+# --------------------------------------------------------------------------- the table
+
+PATCHES: Final[tuple[Patch[Any], ...]] = (
+    *(Patch(m, "set_config_context", fixed(_config_context)) for m in _CONFIG_CONTEXT_CALLERS),
+    *_compat.patches(_child_context, _async_llm_helper),
+    Patch(_CHAT, "BaseChatModel.generate", fixed(_model_call("messages"))),
+    Patch(_CHAT, "BaseChatModel.agenerate", fixed(_model_call("messages"))),
+    Patch(_CHAT, "BaseChatModel.stream", fixed(scoped(MODEL))),
+    Patch(_CHAT, "BaseChatModel.astream", fixed(scoped(MODEL))),
+    Patch(_CHAT, "get_llm_cache", fixed(_get_llm_cache)),
+    Patch(_LLMS, "BaseLLM.generate", fixed(_model_call("prompts"))),
+    Patch(_LLMS, "BaseLLM.agenerate", fixed(_model_call("prompts"))),
+    Patch(_LLMS, "BaseLLM.stream", fixed(scoped(MODEL))),
+    Patch(_LLMS, "BaseLLM.astream", fixed(scoped(MODEL))),
+    Patch(_LLMS, "get_llm_cache", fixed(_get_llm_cache)),
+    Patch(_MANAGER, "AsyncCallbackManager.on_chat_model_start", fixed(_async_model_start)),
+    Patch(_MANAGER, "AsyncCallbackManager.on_llm_start", fixed(_async_model_start)),
+    Patch("langchain_core.retrievers", "BaseRetriever.invoke", fixed(scoped(RETRIEVER))),
+    Patch("langchain_core.retrievers", "BaseRetriever.ainvoke", fixed(scoped(RETRIEVER))),
+    Patch("langchain_core.tools.base", "BaseTool.run", fixed(_tool_run)),
+    Patch("langchain_core.tools.base", "BaseTool.arun", fixed(_tool_arun)),
+    Patch("langgraph.pregel", "Pregel.stream", fixed(scoped(GRAPH))),
+    Patch("langgraph.pregel", "Pregel.astream", fixed(scoped(GRAPH))),
+)

@@ -29,14 +29,3 @@ def instrumented() -> Iterator[LangChainInstrumentor]:
     instrumentor.instrument()
     yield instrumentor
     instrumentor.uninstrument()
-
-
-@pytest.fixture
-def llm_cache() -> Iterator[None]:
-    """A global in-memory LLM cache, removed after the test."""
-    from langchain_core.caches import InMemoryCache
-    from langchain_core.globals import set_llm_cache
-
-    set_llm_cache(InMemoryCache())
-    yield
-    set_llm_cache(None)

@@ -89,6 +89,16 @@ def react_agent(model: Any, tools: Any, **kwargs: Any) -> Any:
         )
 
 
+def interrupt_api() -> Any:
+    """``langgraph.types`` with ``interrupt()`` (not in langgraph 0.2.17), else skip the test."""
+    import pytest
+
+    types = pytest.importorskip("langgraph.types")
+    if not hasattr(types, "interrupt"):
+        pytest.skip("langgraph without interrupt()")
+    return types
+
+
 AGENT_FACTORIES: list[tuple[str, Callable[..., Any]]] = [("create_react_agent", react_agent)]
 if create_agent is not None:
     AGENT_FACTORIES.append(("create_agent", lambda m, t, **kw: create_agent(m, list(t), **kw)))

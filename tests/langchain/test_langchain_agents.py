@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Callable
-from typing import Any, TypedDict
+from typing import Any
 
 import pytest
 from langchain_core.messages import HumanMessage
@@ -20,6 +20,7 @@ from lc_support import (
     by_operation,
     calling,
     current_span_name,
+    interrupt_api,
     named,
     one,
     parent_of,
@@ -32,10 +33,6 @@ from opentelemetry.trace import StatusCode
 pytestmark = pytest.mark.usefixtures("instrumented")
 
 SEEN: list[tuple[str, str]] = []
-
-
-class State(TypedDict):
-    x: int
 
 
 @tool
@@ -240,15 +237,8 @@ def test_named_agent_and_subagent(exporter: Any) -> None:
     ]
 
 
-def _interrupt_api() -> Any:
-    types = pytest.importorskip("langgraph.types")
-    if not hasattr(types, "interrupt"):
-        pytest.skip("langgraph without interrupt()")
-    return types
-
-
 def test_interrupt_and_resume_in_tool(exporter: Any) -> None:
-    types = _interrupt_api()
+    types = interrupt_api()
 
     @tool
     def approve(action: str) -> str:
@@ -281,44 +271,6 @@ def test_interrupt_and_resume_in_tool(exporter: Any) -> None:
     assert all(s.status.status_code is not StatusCode.ERROR for s in spans), tree(spans)
 
 
-def test_node_interrupt_and_parent_command_are_not_errors(exporter: Any) -> None:
-    from langgraph.graph import END, START, StateGraph
-
-    types = _interrupt_api()
-
-    def ask(state: State) -> State:
-        return {"x": types.interrupt("value?")}
-
-    graph = StateGraph(State)
-    graph.add_node("ask", ask)
-    graph.add_edge(START, "ask")
-    graph.add_edge("ask", END)
-    app = graph.compile(checkpointer=InMemorySaver(), name="asker")
-    config = {"configurable": {"thread_id": "T-n"}}
-    app.invoke({"x": 0}, config)
-    assert app.invoke(types.Command(resume=5), config) == {"x": 5}
-
-    def jump(state: State) -> Any:
-        return types.Command(graph=types.Command.PARENT, goto="fin", update={"x": 100})
-
-    sub = StateGraph(State)
-    sub.add_node("jump", jump)
-    sub.add_edge(START, "jump")
-    parent = StateGraph(State)
-    parent.add_node("sub", sub.compile())
-    parent.add_node("fin", lambda s: {"x": s["x"] + 1})
-    parent.add_edge(START, "sub")
-    parent.add_edge("fin", END)
-    assert parent.compile().invoke({"x": 0}) == {"x": 101}
-
-    spans = exporter.get_finished_spans()
-    assert len(named(spans, "invoke_agent asker")) == 2
-    assert len(named(spans, "ask")) == 2
-    assert all(s.status.status_code is not StatusCode.ERROR for s in spans), tree(spans)
-    # The subgraph node is a step; its default-named graph run adds no span of its own.
-    assert ancestors(spans, one(spans, "jump")) == ["sub", "invoke_agent LangGraph"]
-
-
 def test_agent_executor(exporter: Any) -> None:
     agents = pytest.importorskip("langchain.agents")
     if not hasattr(agents, "AgentExecutor"):
@@ -346,36 +298,6 @@ def test_agent_executor(exporter: Any) -> None:
     assert SEEN == [("add", "execute_tool add")]
 
 
-def test_node_interrupt_is_not_an_error(exporter: Any) -> None:
-    """NodeInterrupt (every langgraph version): the node and the graph end without error."""
-    import warnings
-
-    from langgraph.errors import NodeInterrupt
-    from langgraph.graph import END, START, StateGraph
-
-    def gate(state: State) -> State:
-        if state["x"] == 0:
-            raise NodeInterrupt("needs a value")
-        return {"x": state["x"] * 10}
-
-    graph = StateGraph(State)
-    graph.add_node("gate", gate)
-    graph.add_edge(START, "gate")
-    graph.add_edge("gate", END)
-    app = graph.compile(checkpointer=InMemorySaver())
-    config = {"configurable": {"thread_id": "T-gate"}}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        app.invoke({"x": 0}, config)
-        app.update_state(config, {"x": 2})
-        assert app.invoke(None, config) == {"x": 20}
-
-    spans = exporter.get_finished_spans()
-    assert len(named(spans, "invoke_agent LangGraph")) == 2, tree(spans)
-    assert len(named(spans, "gate")) == 2, tree(spans)
-    assert all(s.status.status_code is StatusCode.UNSET for s in spans), tree(spans)
-
-
 def test_abandoned_graph_stream_ends_every_span(exporter: Any, instrumented: Any) -> None:
     model = ScriptedChat(
         responses=[calling(tool_call("add", {"a": 1, "b": 2}, "call_1")), answer()]
@@ -387,7 +309,7 @@ def test_abandoned_graph_stream_ends_every_span(exporter: Any, instrumented: Any
     spans = exporter.get_finished_spans()
     root = one(spans, "invoke_agent LangGraph")
     assert root.status.status_code is StatusCode.UNSET
-    assert len(instrumented._handler._runs) == 0
+    assert len(instrumented._state.handler._runs) == 0
     assert not trace.get_current_span().get_span_context().is_valid
 
 

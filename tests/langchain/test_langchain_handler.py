@@ -1,5 +1,6 @@
-"""The handler on its own and the pieces around runs: retrievers, the LLM cache, sessions,
-content capture, completion LLMs and the one-span merge with ``@instrumentors.tool``."""
+"""The handler on its own and the pieces around runs: retrievers, sessions, content capture,
+completion LLMs, the span current in chains, threads, and the one-span merge with
+``@instrumentors.tool`` (the LLM cache: test_langchain_cache.py)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 
 import pytest
 from langchain_core.documents import Document
+from langchain_core.language_models.fake import FakeListLLM
 from langchain_core.messages import HumanMessage
 from langchain_core.retrievers import BaseRetriever
 from langchain_core.tools import tool
@@ -144,44 +146,6 @@ def test_retriever_span(exporter: Any, instrumented: Any, mode: str) -> None:
     assert SEEN == ["retrieval Docs"]
 
 
-# --------------------------------------------------------------------------- LLM cache
-
-
-def _events(span: Any) -> list[tuple[str, str]]:
-    return [
-        (e.name, e.attributes["cache.name"]) for e in span.events if e.name.startswith("cache.")
-    ]
-
-
-@pytest.mark.usefixtures("instrumented", "llm_cache")
-@pytest.mark.parametrize("mode", ["invoke", "ainvoke"])
-def test_llm_cache_hit_and_miss(exporter: Any, mode: str) -> None:
-    model = ScriptedChat(responses=[answer("first"), answer("second")])
-    for _ in range(2):
-        result = model.invoke("q") if mode == "invoke" else asyncio.run(model.ainvoke("q"))
-        assert result.content == "first"
-    miss, hit = by_operation(exporter.get_finished_spans(), "chat")
-    assert _events(miss) == [("cache.miss", "InMemoryCache")]
-    assert _events(hit) == [("cache.hit", "InMemoryCache")]
-
-
-def test_model_level_cache(exporter: Any, instrumented: Any) -> None:
-    from langchain_core.caches import InMemoryCache
-
-    model = ScriptedChat(responses=[answer("first")], cache=InMemoryCache())
-    model.invoke("q")
-    model.invoke("q")
-    miss, hit = by_operation(exporter.get_finished_spans(), "chat")
-    assert [e.name for e in miss.events] == ["cache.miss"]
-    assert [e.name for e in hit.events] == ["cache.hit"]
-
-
-def test_no_cache_no_event(exporter: Any, instrumented: Any) -> None:
-    ScriptedChat(responses=[answer()]).invoke("q")
-    (span,) = exporter.get_finished_spans()
-    assert span.events == ()
-
-
 # --------------------------------------------------------------------------- sessions
 
 
@@ -245,13 +209,64 @@ def test_content_capture(exporter: Any, settings_env: Any) -> None:
     assert "3" in tool_span.attributes["gen_ai.tool.call.result"]
 
 
-def test_completion_llm(exporter: Any, instrumented: Any) -> None:
-    from langchain_core.language_models.fake import FakeListLLM
+class SeenLLM(FakeListLLM):
+    """A completion LLM that records the span current while it generates."""
 
-    FakeListLLM(responses=["done"]).invoke("prompt")
+    def _call(self, prompt: str, stop: Any = None, run_manager: Any = None, **kw: Any) -> str:
+        SEEN.append(current_span_name())
+        return super()._call(prompt, stop, run_manager, **kw)
+
+    async def _acall(
+        self, prompt: str, stop: Any = None, run_manager: Any = None, **kw: Any
+    ) -> str:
+        SEEN.append(current_span_name())
+        return await super()._acall(prompt, stop, run_manager, **kw)
+
+
+@pytest.mark.parametrize("mode", ["invoke", "ainvoke"])
+def test_completion_llm(exporter: Any, instrumented: Any, mode: str) -> None:
+    llm = SeenLLM(responses=["done"])
+    result = llm.invoke("prompt") if mode == "invoke" else asyncio.run(llm.ainvoke("prompt"))
+    assert result == "done"
     (span,) = exporter.get_finished_spans()
     assert span.attributes["gen_ai.operation.name"] == "text_completion"
     assert span.name.startswith("text_completion")
+    # Its span is current while it generates (async: its start callback ran in another task).
+    assert [span.name] == SEEN
+
+
+@pytest.mark.parametrize("mode", ["invoke", "ainvoke"])
+def test_chain_span_current_in_its_steps(exporter: Any, instrumented: Any, mode: str) -> None:
+    """A root chain's step span is current in the code its children run (their context copy)."""
+    from langchain_core.runnables import RunnableLambda
+
+    def record(value: int) -> int:
+        SEEN.append(current_span_name())
+        return value + 1
+
+    async def arecord(value: int) -> int:
+        return record(value)
+
+    chain = RunnableLambda(record, afunc=arecord) | RunnableLambda(record, afunc=arecord)
+    result = chain.invoke(1) if mode == "invoke" else asyncio.run(chain.ainvoke(1))
+    assert result == 3
+    (step,) = exporter.get_finished_spans()
+    assert step.name == "RunnableSequence"
+    assert SEEN == ["RunnableSequence", "RunnableSequence"]
+
+
+def test_threads_started_after_instrument(exporter: Any, instrumented: Any) -> None:
+    """Every callback manager gets the handler, also in a thread that did not exist at
+    ``instrument()`` (a context variable set then would not be seen there)."""
+    import threading
+
+    model = ScriptedChat(responses=[answer()])
+    thread = threading.Thread(target=lambda: model.invoke("q"))
+    thread.start()
+    thread.join()
+    (span,) = exporter.get_finished_spans()
+    assert span.attributes["gen_ai.operation.name"] == "chat"
+    assert model.seen == ["chat"]
 
 
 def test_root_chain_is_a_step(exporter: Any, instrumented: Any) -> None:
