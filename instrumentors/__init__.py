@@ -9,6 +9,9 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+# First: settings the OpenTelemetry API or SDK would raise on at import (a typo in
+# OTEL_PROPAGATORS, a negative span limit) are replaced before anything imports them.
+from instrumentors import config as _config  # noqa: F401  (isort: first)
 from instrumentors.events import (
     record_cache,
     record_circuit_breaker,
@@ -23,6 +26,7 @@ from instrumentors.version import __version__
 if TYPE_CHECKING:
     from instrumentors._bootstrap import SetupHandle, setup
     from instrumentors.discovery import instrument_all
+    from instrumentors.jobs import job, job_context
 
 # Loaded on first use: they pull in the SDK's metrics, exporters and entry-point
 # machinery, which a program that only decorates tools never needs.
@@ -30,6 +34,8 @@ _LAZY = {
     "setup": "instrumentors._bootstrap",
     "SetupHandle": "instrumentors._bootstrap",
     "instrument_all": "instrumentors.discovery",
+    "job": "instrumentors.jobs",
+    "job_context": "instrumentors.jobs",
 }
 
 
@@ -48,6 +54,8 @@ __all__ = [
     "__version__",
     "agent_step",
     "instrument_all",
+    "job",
+    "job_context",
     "record_cache",
     "record_circuit_breaker",
     "record_rate_limit",

@@ -47,7 +47,6 @@ from instrumentors.telemetry import (
 )
 
 SCOPE: Final = "instrumentors.langchain"
-_MAX_TEMPLATES: Final = 256
 
 _G_CHAIN_START: Final = guard("on_chain_start")
 _G_CHAIN_END: Final = guard("on_chain_end")
@@ -82,7 +81,6 @@ class TracingCallbackHandler(BaseCallbackHandler):
             SCOPE, tracer_provider=tracer_provider, meter_provider=meter_provider
         )
         self._runs = RunMap(max_runs)
-        self._templates: dict[tuple[str, str | None], ToolTemplate] = {}
         self._attach = True
         self._enabled = True
 
@@ -287,8 +285,7 @@ class TracingCallbackHandler(BaseCallbackHandler):
             name = _extract.run_name(serialized, kwargs, default="tool")
             call_id = take_call_id(parent, name, kwargs.get("tool_call_id"))
             run = self._tel.tool(
-                name,
-                template=self._template(name, serialized),
+                self._template(name, serialized),
                 call_id=call_id,
                 params=_extract.tool_params(input_str, inputs),
                 **_placement(parent, metadata),
@@ -365,15 +362,11 @@ class TracingCallbackHandler(BaseCallbackHandler):
         return self._enabled and is_instrumentation_enabled()
 
     def _template(self, name: str, serialized: Any) -> ToolTemplate:
-        """What every span of this tool shares, built once per tool (bounded)."""
+        """What every span of this tool shares (the core caches it per tool, bounded)."""
         description = serialized.get("description") if isinstance(serialized, dict) else None
-        key = (name, description if isinstance(description, str) else None)
-        template = self._templates.get(key)
-        if template is None:
-            if len(self._templates) >= _MAX_TEMPLATES:
-                self._templates.clear()
-            template = self._templates[key] = self._tel.tool_template(name, description=key[1])
-        return template
+        return self._tel.tool_template(
+            name, description=description if isinstance(description, str) else None
+        )
 
     def _enter(self, run_id: UUID, run: Run, kind: int, scope: Scope | None = None) -> None:
         self._runs.enter(Entry(run_id, run, kind), scope, self._attach)

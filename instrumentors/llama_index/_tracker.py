@@ -247,7 +247,8 @@ class Tracker:
             )
         elif kind is Kind.TOOL:
             tool_name, description, tool_type = _extract.tool_info(self.types, instance)
-            run = tel.tool(tool_name, tool_type=tool_type, description=description, attach=False)
+            template = tel.tool_template(tool_name, tool_type, description)
+            run = tel.tool(template, attach=False)
         elif kind is Kind.RETRIEVAL:
             source, top_k = _extract.retriever_info(instance)
             run = tel.retrieval(source, top_k=top_k, attach=False)

@@ -110,8 +110,7 @@ def _start(
     with _START_GUARD:
         name, arguments = _extract.tool_call_args(args, kwargs)
         run = tel.tool(
-            name,
-            tool_type=semconv.TOOL_TYPE_EXTENSION,
+            tel.tool_template(name, semconv.TOOL_TYPE_EXTENSION),
             params=arguments,
             merge_any=True,
             attributes=attributes,

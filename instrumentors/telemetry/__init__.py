@@ -159,7 +159,6 @@ class Telemetry:
         merge_any: bool = False,
         recording: bool | None = None,
         attributes: dict[str, AttributeValue] | None = None,
-        **legacy: Any,  # TODO(integration): drop once every caller passes a template
     ) -> ToolRun:
         """Start an ``execute_tool {name}`` span, or enrich the one another layer opened.
 
@@ -169,18 +168,6 @@ class Telemetry:
         ``recording`` passes on a ``will_record()`` answer the caller already has;
         ``attributes`` (a layer's own, such as transport details) go in at start.
         """
-        if legacy:
-            template = legacy.pop("template", None)
-            tool = (
-                template
-                if template is not None
-                else self.tool_template(
-                    str(tool),
-                    legacy.get("tool_type", semconv.TOOL_TYPE_FUNCTION),
-                    legacy.get("description"),
-                    legacy.get("agent_name"),
-                )
-            )
         tpl = tool if type(tool) is ToolTemplate and tool.owner is self else None
         if tpl is None:
             tpl = self.tool_template(tool) if isinstance(tool, str) else self._adopt(tool)
