@@ -22,7 +22,14 @@ PYTHON = "3.11"
 # (name, pip requirements, test paths). The newest release of each framework runs
 # in the default `tests` session; compat adds the other supported lines.
 # Integrations the tests drive (scripted or local-server backed), beyond our extras.
-TEST_INTEGRATIONS = ["langchain>=1", "langchain-openai>=1", "llama-index-llms-openai>=0.5"]
+TEST_INTEGRATIONS = [
+    "langchain>=1", "langchain-openai>=1", "llama-index-llms-openai>=0.5",
+    # ChatAnthropic / LlamaIndex Anthropic over the fake Messages server (tests/anthropic);
+    # llama-index-llms-anthropic brings boto3 and google-auth (the Bedrock / Vertex clients).
+    "langchain-anthropic>=1", "llama-index-llms-anthropic>=0.8",
+    # ChatGoogleGenerativeAI over the fake Gemini server (tests/google_genai).
+    "langchain-google-genai>=4",
+]  # fmt: skip
 
 COMPAT: list[tuple[str, list[str], list[str]]] = [
     (
@@ -43,11 +50,29 @@ COMPAT: list[tuple[str, list[str], list[str]]] = [
         ["tests/llama_index"],
     ),
     ("mcp-1", ["mcp>=1.30,<2"], ["tests/mcp", "tests/propagation"]),
+    # llama-index-llms-anthropic runs on anthropic 0.x only (it calls MessageParam(), a Union
+    # in 2.x, and passes messages.create a temperature, gone in 1.x): its tests run there.
+    ("anthropic-2", ["anthropic>=2,<3"], ["tests/anthropic"]),
+    ("anthropic-1", ["anthropic>=1,<2", "langchain>=1", "langchain-anthropic>=1"],
+     ["tests/anthropic"]),
+    ("anthropic-0", ["anthropic>=0.50,<1", "langchain>=1", "langchain-anthropic>=1",
+                     "llama-index-llms-anthropic>=0.8"], ["tests/anthropic"]),
     ("openai-1", ["openai>=1.100,<2"], ["tests/openai"]),
     ("openai-2", ["openai>=2,<3"], ["tests/openai"]),
     # The framework integrations in `tests` hold openai below 3: test 3.x on its own.
     ("openai-3", ["openai>=3,<4"], ["tests/openai", "tests/reliability"]),
     ("tenacity-8", ["tenacity>=8.2,<9"], ["tests/test_resilience.py"]),
+    # google-genai: the newest 3.x also runs in `tests`; llama-index-llms-google-genai holds
+    # google-genai below 3, so LlamaIndex's GoogleGenAI is tested on the 2.x line.
+    ("google-genai-3", ["google-genai>=3,<4"], ["tests/google_genai"]),
+    ("google-genai-2", ["google-genai>=2,<3", "llama-index-llms-google-genai>=0.9"],
+     ["tests/google_genai"]),
+    ("google-genai-1", ["google-genai>=1.0,<2"], ["tests/google_genai"]),
+    # The official SQLAlchemy instrumentation declares sqlalchemy < 2.1: its spans, sanitized.
+    ("sqlalchemy-2.0", ["sqlalchemy>=2.0,<2.1",
+                        "opentelemetry-instrumentation-sqlalchemy>=0.60b0,<1",
+                        "opentelemetry-instrumentation-dbapi>=0.60b0,<1"],
+     ["tests/db/test_db_sqlite.py"]),
 ]  # fmt: skip
 
 
@@ -56,6 +81,43 @@ def tests(session: nox.Session) -> None:
     """The whole unit and integration suite with the newest framework releases."""
     session.install("-e", ".[test,all]", *TEST_INTEGRATIONS)
     session.run("pytest", "-q", "-p", "no:cacheprovider", *session.posargs)
+
+
+# The suites that talk to real servers: gRPC (in process), a Celery worker with a Redis
+# broker, Redis as a cache. They skip without a Redis in `tests`; here they fail instead.
+SERVER_SUITES = ["tests/jobs", "tests/grpc", "tests/db"]
+REDIS_PORT_VAR = "AGENT_INSTRUMENTORS_TEST_REDIS_PORT"
+
+
+@nox.session(python=PYTHON)
+def servers(session: nox.Session) -> None:
+    """gRPC, Celery + Redis and Redis-cache tests against real servers (never skipped).
+
+    Uses the Redis named by AGENT_INSTRUMENTORS_TEST_REDIS_PORT (.ci/run starts one), else
+    starts `redis-server` (Debian package) on 127.0.0.1 itself.
+    """
+    import shutil
+    import socket
+    import subprocess
+
+    session.install("-e", ".[test,all]")
+    session.env["AGENT_INSTRUMENTORS_REQUIRE_SERVERS"] = "1"
+    proc = None
+    if not os.environ.get(REDIS_PORT_VAR) and shutil.which("redis-server"):
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        proc = subprocess.Popen(
+            ["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--save", "",
+             "--appendonly", "no"], stdout=subprocess.DEVNULL,
+        )  # fmt: skip
+        session.env[REDIS_PORT_VAR] = str(port)
+    try:
+        session.run("pytest", "-q", "-p", "no:cacheprovider", *SERVER_SUITES, *session.posargs)
+    finally:
+        if proc is not None:
+            proc.terminate()
+            proc.wait(10)
 
 
 @nox.session(python=PYTHON)
@@ -97,10 +159,11 @@ def bench(session: nox.Session) -> None:
     session.run("python", "benchmarks/run_all.py", *session.posargs)
 
 
-# bench_compare: our overhead next to other OpenAI / LangChain instrumentations, one
-# virtualenv each (built with uv), on the workloads of benchmarks/openai_overhead.py and
-# benchmarks/langchain_overhead.py (see benchmarks/compare_existing.py).
-COMPARE_BASE = ["-e", ".[openai,langchain]", "langchain>=1", "langgraph"]
+# bench_compare: our overhead next to other OpenAI / LangChain / Anthropic instrumentations,
+# one virtualenv each (built with uv), on the workloads of benchmarks/openai_overhead.py,
+# benchmarks/langchain_overhead.py and benchmarks/anthropic_overhead.py (see
+# benchmarks/compare_existing.py).
+COMPARE_BASE = ["-e", ".[openai,anthropic,langchain]", "langchain>=1", "langgraph"]
 COMPARE: dict[str, list[str]] = {
     "ours": [],
     # 2.4b0 imports opentelemetry.util.genai.instruments, which no released util-genai
@@ -109,16 +172,28 @@ COMPARE: dict[str, list[str]] = {
     "openinference": [
         "openinference-instrumentation-openai",
         "openinference-instrumentation-langchain",
+        "openinference-instrumentation-anthropic",
     ],
     "openllmetry": [
         "opentelemetry-instrumentation-openai",
         "opentelemetry-instrumentation-langchain",
+        "opentelemetry-instrumentation-anthropic",
     ],
-}
+    # OpenLIT's own requirements, but for its anthropic<1 and openai<3 pins: openlit itself
+    # is installed after them without its dependency check (COMPARE_NO_DEPS).
+    "openlit": [
+        "boto3", "opentelemetry-exporter-otlp", "requests", "schedule", "xmltodict",
+        *(f"opentelemetry-instrumentation-{name}" for name in (
+            "aiohttp-client", "asgi", "django", "falcon", "fastapi", "flask", "httpx",
+            "pyramid", "requests", "starlette", "tornado", "urllib", "urllib3",
+        )),
+    ],
+}  # fmt: skip
+COMPARE_NO_DEPS: dict[str, list[str]] = {"openlit": ["openlit"]}
 # Held in every virtualenv at the versions resolved for "ours": the plain cost compares.
 COMPARE_PINNED = [
-    "openai", "httpx", "httpx2", "pydantic", "pydantic-core", "langchain-core", "langchain",
-    "langgraph", "langgraph-prebuilt", "opentelemetry-api", "opentelemetry-sdk",
+    "openai", "anthropic", "httpx", "httpx2", "pydantic", "pydantic-core", "langchain-core",
+    "langchain", "langgraph", "langgraph-prebuilt", "opentelemetry-api", "opentelemetry-sdk",
     "opentelemetry-instrumentation", "opentelemetry-semantic-conventions",
     "opentelemetry-util-genai",
 ]  # fmt: skip
@@ -220,6 +295,11 @@ def bench_compare(session: nox.Session) -> None:
                 "uv", "pip", "install", "-q", "--python", venv_python,
                 *COMPARE_BASE, *requirements, *constraints,
             )  # fmt: skip
+            if name in COMPARE_NO_DEPS:
+                session.run(
+                    "uv", "pip", "install", "-q", "--python", venv_python, "--no-deps",
+                    *COMPARE_NO_DEPS[name],
+                )  # fmt: skip
         except nox.command.CommandFailed as error:
             failed[name] = f"could not be installed ({error.reason}); see the nox log"
             continue

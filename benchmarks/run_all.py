@@ -29,6 +29,7 @@ BENCHMARKS = [
     ("langchain_overhead.py", "langgraph", ["--rounds", "5"], True),
     ("llama_index_overhead.py", "llama_index.core", ["--rounds", "5"], True),
     ("mcp_overhead.py", "mcp", ["--rounds", "5"], False),
+    ("jobs_overhead.py", None, ["--rounds", "10"], False),
 ]
 
 

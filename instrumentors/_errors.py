@@ -16,7 +16,6 @@ from opentelemetry.semconv.attributes import exception_attributes as exc_attrs
 from opentelemetry.trace import Span
 from opentelemetry.util.types import AttributeValue
 
-
 _logger = logging.getLogger(__name__)
 
 EXCEPTION_EVENT: Final = "exception"

@@ -55,3 +55,38 @@ KNOWN_HTTP_METHODS: Final = frozenset(
 # Span name when the method is not a known one.
 HTTP_SPAN_NAME_OTHER: Final = "HTTP"
 DEFAULT_PORTS: Final = {"http": 80, "https": 443}
+
+# --- messaging: job payloads (``instrumentors.jobs``; messaging conventions, incubating) ---
+MESSAGING_SYSTEM: Final = "messaging.system"
+MESSAGING_OPERATION_TYPE: Final = "messaging.operation.type"
+MESSAGING_OPERATION_NAME: Final = "messaging.operation.name"
+MESSAGING_DESTINATION_NAME: Final = "messaging.destination.name"
+MESSAGING_MESSAGE_ID: Final = "messaging.message.id"
+MESSAGING_OP_SEND: Final = "send"
+MESSAGING_OP_PROCESS: Final = "process"
+# ``messaging.system`` of a job queue the user does not name (the conventions allow custom values).
+MESSAGING_SYSTEM_CUSTOM: Final = "custom"
+
+# --- gRPC (RPC conventions: the names the official instrumentation writes, and the newer ones) ---
+RPC_SYSTEM: Final = "rpc.system"
+RPC_SERVICE: Final = "rpc.service"
+RPC_METHOD: Final = "rpc.method"
+RPC_GRPC_STATUS_CODE: Final = "rpc.grpc.status_code"
+RPC_SYSTEM_GRPC: Final = "grpc"
+# Metadata grpc's retry policy adds to each retried attempt (seen by the server only).
+GRPC_PREVIOUS_ATTEMPTS: Final = "grpc-previous-rpc-attempts"
+# Trailing metadata a server may send with RESOURCE_EXHAUSTED / UNAVAILABLE (gRFC A6).
+GRPC_RETRY_PUSHBACK_MS: Final = "grpc-retry-pushback-ms"
+
+# --- databases and caches (database conventions: stable names, and the old ones the official
+# instrumentations still write by default, until OTEL_SEMCONV_STABILITY_OPT_IN=database) ---
+DB_SYSTEM_NAME: Final = "db.system.name"
+DB_SYSTEM_OLD: Final = "db.system"
+DB_QUERY_TEXT: Final = "db.query.text"
+DB_STATEMENT_OLD: Final = "db.statement"
+DB_STATEMENT_PARAMETERS_OLD: Final = "db.statement.parameters"
+
+# --- our roll-ups on the enclosing execute_tool span (like the HTTP one) ---
+# The number of DB / cache queries the tool made, and the error type of the last failed one.
+DB_QUERY_COUNT: Final = "tool.db.query_count"
+DB_ERROR_TYPE: Final = "tool.db.error_type"

@@ -86,8 +86,13 @@ def instrument_all(
     tracer_provider: TracerProvider | None = None,
     meter_provider: MeterProvider | None = None,
     http: bool = True,
+    companions: bool = True,
 ) -> list[str]:
-    """Instrument every installed, supported framework; return the names instrumented."""
+    """Instrument every installed, supported framework; return the names instrumented.
+
+    ``http`` enables the official httpx/requests instrumentations with our hooks;
+    ``companions`` the official gRPC, Celery, Redis and SQLAlchemy ones (``_companions``).
+    """
     disabled = _disabled()
     done = [
         ep.name
@@ -104,6 +109,10 @@ def instrument_all(
                     continue
                 # Our scrubbing provider wraps the given one (or the global one) itself.
                 _instrument(ep, None, meter_provider, hooks)
+    if companions:
+        from instrumentors import _companions
+
+        _companions.enable(tracer_provider, meter_provider, disabled)
     return done
 
 

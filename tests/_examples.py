@@ -1,4 +1,5 @@
-"""Running an example script the way a new user would: its own process, no OTEL_/OPENAI_ env."""
+"""Running an example script the way a new user would: its own process, no OTEL_ settings
+and no API keys in its environment."""
 
 from __future__ import annotations
 
@@ -8,11 +9,13 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+# Settings, and the API keys that would make an example talk to a real API.
+_KEYS = ("OTEL_", "OPENAI_", "GOOGLE_API_KEY", "GEMINI_API_KEY")
 
 
 def run_example(*path: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
     """Run ``examples/<path>`` offline; fail on a non-zero exit or a traceback."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "OPENAI_"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(_KEYS)}
     result = subprocess.run(
         [sys.executable, str(ROOT.joinpath("examples", *path))],
         capture_output=True,

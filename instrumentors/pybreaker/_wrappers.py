@@ -13,8 +13,8 @@ from opentelemetry.metrics import Counter, MeterProvider, get_meter
 from opentelemetry.trace import Status, StatusCode
 
 from instrumentors import _patching, semconv
-from instrumentors._patching import Patch, Patches, fixed
 from instrumentors._errors import error_type
+from instrumentors._patching import Patch, Patches, fixed
 from instrumentors.events import record_circuit_breaker
 from instrumentors.pybreaker import STATE_CHANGES, PyBreakerInstrumentor
 from instrumentors.telemetry import guard

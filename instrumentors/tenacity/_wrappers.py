@@ -10,8 +10,8 @@ from opentelemetry import trace
 from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 
 from instrumentors import semconv
-from instrumentors._patching import Patch, fixed
 from instrumentors._errors import error_type
+from instrumentors._patching import Patch, fixed
 from instrumentors.events import record_retry
 from instrumentors.telemetry import guard
 
