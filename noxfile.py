@@ -1,5 +1,9 @@
 """Sessions: tests (default), lint, types, compat (framework-version matrix), bench, e2e.
 
+Not default (.ci/run runs them): servers, browser (the HTML report in headless Chromium),
+pythons (the core suite on Python 3.10 and 3.12), conformance (the official OpenAI
+instrumentation's own tests against our instrumentor).
+
 Also bench_compare (not default): our overhead next to other instrumentations."""
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ nox.options.sessions = ["tests", "lint", "types", "compat", "e2e"]
 nox.options.reuse_existing_virtualenvs = True
 
 PYTHON = "3.11"
+# The test tools: a dependency group of pyproject.toml, not an extra users could install.
+TEST = ("--group", "test")
 
 # (name, pip requirements, test paths). The newest release of each framework runs
 # in the default `tests` session; compat adds the other supported lines.
@@ -79,7 +85,7 @@ COMPAT: list[tuple[str, list[str], list[str]]] = [
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
     """The whole unit and integration suite with the newest framework releases."""
-    session.install("-e", ".[test,all]", *TEST_INTEGRATIONS)
+    session.install("-e", ".[all]", *TEST, *TEST_INTEGRATIONS)
     session.run("pytest", "-q", "-p", "no:cacheprovider", *session.posargs)
 
 
@@ -100,7 +106,7 @@ def servers(session: nox.Session) -> None:
     import socket
     import subprocess
 
-    session.install("-e", ".[test,all]")
+    session.install("-e", ".[all]", *TEST)
     session.env["AGENT_INSTRUMENTORS_REQUIRE_SERVERS"] = "1"
     proc = None
     if not os.environ.get(REDIS_PORT_VAR) and shutil.which("redis-server"):
@@ -118,6 +124,54 @@ def servers(session: nox.Session) -> None:
         if proc is not None:
             proc.terminate()
             proc.wait(10)
+
+
+def _interpreter(version: str) -> str:
+    """``version``'s interpreter: a pyenv build when there is one (CI's image keeps 3.10 and
+    3.12 there, behind shims that fail), else the version for nox to find on PATH."""
+    import glob
+
+    root = os.environ.get("PYENV_ROOT") or os.path.expanduser("~/.pyenv")
+    builds = sorted(glob.glob(f"{root}/versions/{version}.*/bin/python{version}"))
+    return builds[-1] if builds else version
+
+
+OTHER_PYTHONS = ("3.10", "3.12")
+
+
+@nox.session
+@nox.parametrize(
+    "python", [_interpreter(v) for v in OTHER_PYTHONS], ids=list(OTHER_PYTHONS)
+)  # fmt: skip
+def pythons(session: nox.Session) -> None:
+    """The core suite (no framework) on the other Pythons the classifiers claim."""
+    session.install("-e", ".[otlp,b3,tenacity,pybreaker]", *TEST)
+    core = sorted(str(path) for path in Path("tests").glob("test_*.py"))
+    session.run("pytest", "-q", "-p", "no:cacheprovider", *core, "tests/report", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def browser(session: nox.Session) -> None:
+    """The HTML trace report in a real headless Chromium (tests/report/test_report_browser.py).
+
+    Needs Debian's ``chromium``: installed here with apt-get when running as root.
+    Screenshots and the 5,000-span measurement go to build/test-artifacts/.
+    """
+    import shutil
+
+    if not (shutil.which("chromium") or shutil.which("chromium-browser")):
+        if os.geteuid() != 0:
+            session.error("install Debian's chromium first: sudo apt-get install chromium")
+        env = {"DEBIAN_FRONTEND": "noninteractive"}
+        session.run("apt-get", "update", "-qq", external=True, env=env)
+        session.run("apt-get", "install", "-y", "-qq", "chromium", external=True, env=env)
+    session.install("-e", ".[examples-openai]", *TEST)
+    session.env["AGENT_INSTRUMENTORS_BROWSER"] = "1"
+    session.env["AGENT_INSTRUMENTORS_ARTIFACTS"] = str(Path("build/test-artifacts").resolve())
+    session.run(
+        "pytest", "-q", "-p", "no:cacheprovider", "tests/report/test_report_browser.py",
+        *session.posargs,
+    )  # fmt: skip
 
 
 @nox.session(python=PYTHON)
@@ -140,14 +194,56 @@ def types(session: nox.Session) -> None:
 def compat(session: nox.Session, target: str) -> None:
     """One framework line per run: its own virtualenv, its own tests."""
     _, requirements, paths = next(entry for entry in COMPAT if entry[0] == target)
-    session.install("-e", ".[test]", *requirements)
+    session.install("-e", ".", *TEST, *requirements)
     session.run("pytest", "-q", "-p", "no:cacheprovider", *paths, *session.posargs)
+
+
+# conformance: the official OpenAI instrumentation's own tests and VCR cassettes, from its
+# sdist on the package index, run against our OpenAIInstrumentor through
+# tests/conformance/openai_v2_adapter.py (docs/conformance.md). The official package itself
+# is not installed: 2.4b0 imports opentelemetry.util.genai.instruments, which no released
+# util-genai ships; its tests need util-genai only for two names 1.3b0 has.
+CONFORMANCE_SDIST = "opentelemetry-instrumentation-openai-v2==2.4b0"
+CONFORMANCE_TOOLS = [
+    "pytest>=8", "pytest-asyncio>=0.23", "pytest-vcr>=1.0.2", "vcrpy>=7", "pyyaml>=6",
+    "opentelemetry-util-genai==1.3b0", "pip",
+]  # fmt: skip
+CONFORMANCE_OPENAI = {"openai-1": "openai>=1.100,<2", "openai-2": "openai>=2,<3",
+                      "openai-3": "openai>=3,<4"}  # fmt: skip
+
+
+@nox.session(python=PYTHON)
+@nox.parametrize("line", list(CONFORMANCE_OPENAI), ids=list(CONFORMANCE_OPENAI))
+def conformance(session: nox.Session, line: str) -> None:
+    """The official OpenAI instrumentation's tests and cassettes against ours (not default)."""
+    import shutil
+    import tarfile
+
+    session.install("-e", ".[openai]", CONFORMANCE_OPENAI[line], *CONFORMANCE_TOOLS)
+    adapter = Path("tests/conformance").resolve()
+    work = Path(session.create_tmp()).resolve() / "openai-v2"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    session.run(
+        "python", "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary", ":all:",
+        "--dest", str(work), CONFORMANCE_SDIST,
+    )  # fmt: skip
+    (sdist,) = work.glob("*.tar.gz")
+    with tarfile.open(sdist) as archive:
+        archive.extractall(work, filter="data")
+    (root,) = (path for path in work.iterdir() if path.is_dir())
+    session.chdir(root)
+    session.env["PYTHONPATH"] = str(adapter)
+    session.run(
+        "pytest", "-q", "-p", "no:cacheprovider", "-p", "openai_v2_adapter", "tests",
+        *session.posargs,
+    )  # fmt: skip
 
 
 @nox.session(python=PYTHON)
 def e2e(session: nox.Session) -> None:
     """End to end: the examples export to a real Phoenix server on loopback (tests/e2e)."""
-    session.install("-e", ".[test,all]", *TEST_INTEGRATIONS, "uv")
+    session.install("-e", ".[all]", *TEST, *TEST_INTEGRATIONS, "uv")
     session.env["AGENT_INSTRUMENTORS_E2E"] = "1"
     session.run("pytest", "-q", "-p", "no:cacheprovider", "tests/e2e", *session.posargs)
 
@@ -155,7 +251,7 @@ def e2e(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
     """Overhead benchmarks (prints numbers; never a pass/fail timing)."""
-    session.install("-e", ".[test,all]", *TEST_INTEGRATIONS, "pyinstrument")
+    session.install("-e", ".[all]", *TEST, *TEST_INTEGRATIONS, "pyinstrument")
     session.run("python", "benchmarks/run_all.py", *session.posargs)
 
 
@@ -163,21 +259,26 @@ def bench(session: nox.Session) -> None:
 # one virtualenv each (built with uv), on the workloads of benchmarks/openai_overhead.py,
 # benchmarks/langchain_overhead.py and benchmarks/anthropic_overhead.py (see
 # benchmarks/compare_existing.py).
-COMPARE_BASE = ["-e", ".[openai,anthropic,langchain]", "langchain>=1", "langgraph"]
+COMPARE_BASE = ["-e", ".[openai,anthropic,langchain,google-genai]", "langchain>=1", "langgraph"]
 COMPARE: dict[str, list[str]] = {
     "ours": [],
     # 2.4b0 imports opentelemetry.util.genai.instruments, which no released util-genai
     # (we pin <1.4) ships; 2.3b0 calls wrap_function_wrapper(module=...), a wrapt 1.x keyword.
     "otel-openai-v2": ["opentelemetry-instrumentation-openai-v2<2.4", "wrapt<2"],
+    # Declares google-genai<3 in its instrumentation dependencies (not its requirements):
+    # compare_existing.py instruments it with skip_dep_check.
+    "otel-google-genai": ["opentelemetry-instrumentation-google-genai"],
     "openinference": [
         "openinference-instrumentation-openai",
         "openinference-instrumentation-langchain",
         "openinference-instrumentation-anthropic",
+        "openinference-instrumentation-google-genai",
     ],
     "openllmetry": [
         "opentelemetry-instrumentation-openai",
         "opentelemetry-instrumentation-langchain",
         "opentelemetry-instrumentation-anthropic",
+        "opentelemetry-instrumentation-google-generativeai",
     ],
     # OpenLIT's own requirements, but for its anthropic<1 and openai<3 pins: openlit itself
     # is installed after them without its dependency check (COMPARE_NO_DEPS).
@@ -195,7 +296,7 @@ COMPARE_PINNED = [
     "openai", "anthropic", "httpx", "httpx2", "pydantic", "pydantic-core", "langchain-core",
     "langchain", "langgraph", "langgraph-prebuilt", "opentelemetry-api", "opentelemetry-sdk",
     "opentelemetry-instrumentation", "opentelemetry-semantic-conventions",
-    "opentelemetry-util-genai",
+    "opentelemetry-util-genai", "google-genai", "tenacity",
 ]  # fmt: skip
 COMPARE_RESULTS = Path("benchmarks/results/compare-existing.md")
 

@@ -15,13 +15,17 @@ from __future__ import annotations
 
 import importlib.metadata
 import logging
+import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 # The workloads of compare_existing.py, by which LIBRARIES names each instrumentor.
 OPENAI = "openai chat"
 LANGCHAIN = "langchain step"
+ANTHROPIC = "anthropic chat"
+GENAI = "gemini chat"
 
 
 @dataclass(frozen=True)
@@ -31,6 +35,9 @@ class Target:
     dist: str
     module: str
     cls: str
+    # Keyword arguments for instrument() beside tracer_provider, read when it is called
+    # (OpenLIT's instrumentors take there what openlit.init() would pass them).
+    options: Callable[[], dict[str, Any]] = dict
 
 
 @dataclass(frozen=True)
@@ -40,6 +47,17 @@ class Library:
     content_off: dict[str, str] = field(default_factory=dict)
 
 
+def _openlit_options() -> dict[str, Any]:
+    """What ``openlit.init()`` does for its instrumentors: its config at the defaults, and
+    content captured (unless ``OPENLIT_CAPTURE_MESSAGE_CONTENT=false``); metrics off here
+    (no MeterProvider is set)."""
+    from openlit._config import OpenlitConfig
+
+    OpenlitConfig.reset_to_defaults()
+    capture = os.environ.get("OPENLIT_CAPTURE_MESSAGE_CONTENT", "true").lower() != "false"
+    return {"capture_message_content": capture, "disable_metrics": True}
+
+
 LIBRARIES: dict[str, Library] = {
     "ours": Library(
         {
@@ -47,6 +65,24 @@ LIBRARIES: dict[str, Library] = {
             LANGCHAIN: Target(
                 "agent-instrumentors", "instrumentors.langchain", "LangChainInstrumentor"
             ),
+            ANTHROPIC: Target(
+                "agent-instrumentors", "instrumentors.anthropic", "AnthropicInstrumentor"
+            ),
+            GENAI: Target(
+                "agent-instrumentors", "instrumentors.google_genai", "GoogleGenAIInstrumentor"
+            ),
+        }
+    ),
+    # The official Google Gen AI instrumentation declares google-genai<3: instrumented with
+    # its dependency check skipped (it then patches google-genai 3.x as it does 2.x).
+    "otel-google-genai": Library(
+        {
+            GENAI: Target(
+                "opentelemetry-instrumentation-google-genai",
+                "opentelemetry.instrumentation.google_genai",
+                "GoogleGenAiSdkInstrumentor",
+                options=lambda: {"skip_dep_check": True},
+            )
         }
     ),
     "otel-openai-v2": Library(
@@ -70,6 +106,16 @@ LIBRARIES: dict[str, Library] = {
                 "openinference.instrumentation.langchain",
                 "LangChainInstrumentor",
             ),
+            ANTHROPIC: Target(
+                "openinference-instrumentation-anthropic",
+                "openinference.instrumentation.anthropic",
+                "AnthropicInstrumentor",
+            ),
+            GENAI: Target(
+                "openinference-instrumentation-google-genai",
+                "openinference.instrumentation.google_genai",
+                "GoogleGenAIInstrumentor",
+            ),
         },
         content_off={"OPENINFERENCE_HIDE_INPUTS": "true", "OPENINFERENCE_HIDE_OUTPUTS": "true"},
     ),
@@ -85,8 +131,36 @@ LIBRARIES: dict[str, Library] = {
                 "opentelemetry.instrumentation.langchain",
                 "LangchainInstrumentor",
             ),
+            ANTHROPIC: Target(
+                "opentelemetry-instrumentation-anthropic",
+                "opentelemetry.instrumentation.anthropic",
+                "AnthropicInstrumentor",
+            ),
+            GENAI: Target(
+                "opentelemetry-instrumentation-google-generativeai",
+                "opentelemetry.instrumentation.google_generativeai",
+                "GoogleGenerativeAiInstrumentor",
+            ),
         },
         content_off={"TRACELOOP_TRACE_CONTENT": "false"},
+    ),
+    # OpenLIT pins anthropic<1: nox installs it without its dependency check (--no-deps).
+    "openlit": Library(
+        {
+            ANTHROPIC: Target(
+                "openlit",
+                "openlit.instrumentation.anthropic",
+                "AnthropicInstrumentor",
+                options=_openlit_options,
+            ),
+            GENAI: Target(
+                "openlit",
+                "openlit.instrumentation.google_ai_studio",
+                "GoogleAIStudioInstrumentor",
+                options=_openlit_options,
+            ),
+        },
+        content_off={"OPENLIT_CAPTURE_MESSAGE_CONTENT": "false"},
     ),
 }
 
@@ -97,10 +171,14 @@ SETTING_PREFIXES = (
     "OPENINFERENCE_",
     "TRACELOOP_",
     "AGENT_INSTRUMENTORS_",
+    "OPENLIT_",
+    "ANTHROPIC_",
 )
 
 FRAMEWORK_DISTS = (
     "openai",
+    "anthropic",
+    "google-genai",
     "langchain-core",
     "langchain",
     "langgraph",
@@ -119,7 +197,9 @@ def _version(dist: str) -> str | None:
 class LogRecords(logging.Handler):
     """Warnings and swallowed errors the instrumentation logs while the spans are checked."""
 
-    QUIET = ("openai", "httpx", "httpx2", "httpcore", "asyncio", "urllib3")
+    QUIET = (
+        "openai", "anthropic", "google_genai", "httpx", "httpx2", "httpcore", "asyncio", "urllib3",
+    )  # fmt: skip
 
     def __init__(self) -> None:
         super().__init__(logging.DEBUG)
@@ -157,7 +237,7 @@ class Patches:
     originals, so the interleaved comparison stays valid.
     """
 
-    PREFIXES = ("openai", "langchain_core", "langchain", "langgraph")
+    PREFIXES = ("openai", "anthropic", "google", "langchain_core", "langchain", "langgraph")
 
     def __init__(self) -> None:
         import wrapt

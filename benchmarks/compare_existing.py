@@ -6,7 +6,12 @@ with theirs:
 
 - ``openai chat``: a non-streaming ``chat.completions.create`` with tools, answered
   with a tool call by the in-process mock transport;
-- ``langchain step``: a fake chat-model ``invoke`` plus ``get_weather.invoke(CALL)``.
+- ``langchain step``: a fake chat-model ``invoke`` plus ``get_weather.invoke(CALL)``;
+- ``anthropic chat``: a non-streaming ``messages.create`` with tools, answered with one
+  ``tool_use`` block (``anthropic_overhead.py``'s client, the SDK's own spans off, so
+  "plain" exports nothing and every line compares the instrumentation alone);
+- ``gemini chat``: a non-streaming google-genai ``generate_content`` with a declared
+  function, answered with one function call (``google_genai_overhead.py``'s client).
 
 One instrumentation per process (``--which``), each with its default settings. Rounds
 are interleaved (instrument, measure, uninstrument, measure; the order alternates each
@@ -21,9 +26,11 @@ in a fresh process, with capture disabled through its documented environment var
 
 One JSON object per workload and capture setting on stdout (lines starting with
 ``{``), each followed by a human-readable line. Run inside a virtualenv holding this
-package (extras openai, langchain), ``langchain>=1``, ``langgraph`` and the library::
+package (extras openai, anthropic, langchain, google-genai), ``langchain>=1``, ``langgraph``
+and the library (``--which`` ours, otel-openai-v2, otel-google-genai, openinference,
+openllmetry or openlit)::
 
-    python benchmarks/compare_existing.py --which ours|otel-openai-v2|openinference|openllmetry
+    python benchmarks/compare_existing.py --which NAME
         [--rounds 40] [--calls 100] [--steps 200] [--capture default|off|both]
 
 ``nox -s bench_compare`` builds one virtualenv per library and writes the table to
@@ -48,7 +55,9 @@ from pathlib import Path
 from typing import Any
 
 from _compare_support import (
+    ANTHROPIC,
     FRAMEWORK_DISTS,
+    GENAI,
     LANGCHAIN,
     LIBRARIES,
     OPENAI,
@@ -60,7 +69,7 @@ from _compare_support import (
 
 HERE = Path(__file__).resolve().parent
 
-WORKLOADS = (OPENAI, LANGCHAIN)
+WORKLOADS = (OPENAI, LANGCHAIN, ANTHROPIC, GENAI)
 
 # Found in every span attribute or event that carries content, and nowhere else: the
 # prompt ("What is the weather in Paris?"), the tool-call arguments and the tool result.
@@ -161,6 +170,47 @@ class Bench:
             LANGCHAIN: (step, step_in_spans, 2),
         }
         self.checks: dict[str, Callable[[Any], None]] = {OPENAI: check_chat, LANGCHAIN: check_step}
+        self._anthropic(tracer, SpanKind)
+        self._genai()
+
+    def _anthropic(self, tracer: Any, kind: Any) -> None:
+        """The Anthropic workload, where the SDK is installed."""
+        try:
+            from anthropic_overhead import BARE_ATTRIBUTES, Workload
+        except ImportError:
+            return
+        work = Workload(self.exporter)
+
+        def in_span() -> object:
+            with tracer.start_as_current_span(
+                "chat claude-sonnet-4-5", kind=kind.CLIENT, attributes=BARE_ATTRIBUTES
+            ):
+                return work.chat()
+
+        def check(result: Any) -> None:
+            if result.id != "msg_bench" or result.content[0].type != "tool_use":
+                raise RuntimeError(f"unexpected message: {result!r}")
+
+        self.workloads[ANTHROPIC] = (work.chat, in_span, 1)
+        self.checks[ANTHROPIC] = check
+
+    def _genai(self) -> None:
+        """The Gemini workload, where google-genai is installed."""
+        try:
+            from google_genai_overhead import BARE, DECLARED, MODEL, PROMPT, in_span, make_client
+        except ImportError:
+            return
+        client = make_client(10, 50)
+
+        def chat() -> object:
+            return client.models.generate_content(model=MODEL, contents=PROMPT, config=DECLARED)
+
+        def check(result: Any) -> None:
+            if result.response_id != "resp-bench" or not result.function_calls:
+                raise RuntimeError(f"unexpected response: {result!r}")
+
+        self.workloads[GENAI] = (chat, in_span(chat, BARE), 1)
+        self.checks[GENAI] = check
 
     def spans(self) -> Any:
         spans = self.exporter.get_finished_spans()
@@ -169,7 +219,12 @@ class Bench:
 
 
 def measure(
-    bench: Bench, workload: str, instrumentor: Any, rounds: int, calls: int
+    bench: Bench,
+    workload: str,
+    instrumentor: Any,
+    rounds: int,
+    calls: int,
+    options: Callable[[], dict[str, Any]] = dict,
 ) -> dict[str, Any]:
     """Interleaved rounds for one workload; medians per call and what the spans hold."""
     fn, in_bare_spans, bare_spans = bench.workloads[workload]
@@ -183,7 +238,7 @@ def measure(
         patches.restore()
 
     def instrument() -> None:
-        instrumentor.instrument(tracer_provider=provider)
+        instrumentor.instrument(tracer_provider=provider, **options())
         if not instrumentor.is_instrumented_by_opentelemetry:
             from opentelemetry.instrumentation.dependencies import get_dependency_conflicts
 
@@ -275,7 +330,7 @@ def run(name: str, capture: str, args: argparse.Namespace) -> list[dict[str, Any
         if workload not in args.workloads:
             continue
         target = library.targets.get(workload)
-        calls = args.calls if workload == OPENAI else args.steps
+        calls = args.steps if workload == LANGCHAIN else args.calls
         line: dict[str, Any] = {
             **common,
             "workload": workload,
@@ -284,11 +339,14 @@ def run(name: str, capture: str, args: argparse.Namespace) -> list[dict[str, Any
         }
         if target is None:
             line.update(status="skipped", reason=f"{name} has no instrumentor for this workload")
+        elif workload not in bench.workloads:
+            line.update(status="skipped", reason=f"{workload}: the SDK is not installed")
         else:
             try:
                 instrumentor = getattr(importlib.import_module(target.module), target.cls)()
                 line.update(
-                    status="ok", **measure(bench, workload, instrumentor, args.rounds, calls)
+                    status="ok",
+                    **measure(bench, workload, instrumentor, args.rounds, calls, target.options),
                 )
             except Exception as error:
                 line.update(status="skipped", reason=f"{type(error).__name__}: {error}")

@@ -14,6 +14,12 @@ from __future__ import annotations
 import random
 import sys
 import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _requires import require
+
+require("")
 
 import instrumentors
 
@@ -84,6 +90,7 @@ def run_agent(question: str) -> str:
 
 if __name__ == "__main__":
     session_id = sys.argv[1] if len(sys.argv) > 1 else "demo-session-1"
-    with instrumentors.session(session_id), instrumentors.agent_step("weather-agent run"):
+    # The whole run is one `invoke_agent weather-agent` span; steps and tools nest under it.
+    with instrumentors.session(session_id), instrumentors.agent("weather-agent"):
         print(run_agent("What is the weather in Paris?"))
     handle.shutdown()

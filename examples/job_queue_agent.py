@@ -31,6 +31,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _requires import require
+
+require("examples-jobs", "openai", "opentelemetry.proto", "opentelemetry.instrumentation.dbapi")
+
 import openai
 from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan
@@ -171,6 +176,9 @@ def main() -> None:
         f"{len(theirs)} from summariser-worker",
         file=sys.stderr,
     )
+    # This process's SLIs (setup() prints them only with the tree view it owns).
+    if handle.sli is not None and (table := handle.sli.render()):
+        print(table, file=sys.stderr)
 
 
 if __name__ == "__main__":

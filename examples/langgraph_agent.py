@@ -27,6 +27,19 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _requires import require
+
+require(
+    "examples-langgraph",
+    "httpx",
+    "tenacity",
+    "langchain_core",
+    "langgraph",
+    "langchain_openai",
+    "opentelemetry.instrumentation.httpx",
+)
+
 import httpx
 import tenacity
 from langchain_core.messages import ToolMessage

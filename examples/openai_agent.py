@@ -22,6 +22,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _requires import require
+
+require("examples-openai", "openai", "tenacity")
+
 import openai
 import tenacity
 

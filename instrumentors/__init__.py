@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 # First: settings the OpenTelemetry API or SDK would raise on at import (a typo in
 # OTEL_PROPAGATORS, a negative span limit) are replaced before anything imports them.
 from instrumentors import config as _config  # noqa: F401  (isort: first)
+from instrumentors.agents import agent
 from instrumentors.events import (
     record_cache,
     record_circuit_breaker,
@@ -25,6 +26,7 @@ from instrumentors.version import __version__
 
 if TYPE_CHECKING:
     from instrumentors._bootstrap import SetupHandle, setup
+    from instrumentors.cost import record_cost
     from instrumentors.discovery import instrument_all
     from instrumentors.jobs import job, job_context
 
@@ -36,6 +38,7 @@ _LAZY = {
     "instrument_all": "instrumentors.discovery",
     "job": "instrumentors.jobs",
     "job_context": "instrumentors.jobs",
+    "record_cost": "instrumentors.cost",
 }
 
 
@@ -52,12 +55,14 @@ __all__ = [
     "SessionSpanProcessor",
     "SetupHandle",
     "__version__",
+    "agent",
     "agent_step",
     "instrument_all",
     "job",
     "job_context",
     "record_cache",
     "record_circuit_breaker",
+    "record_cost",
     "record_rate_limit",
     "record_retry",
     "session",

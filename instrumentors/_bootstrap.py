@@ -16,6 +16,7 @@ import select
 import sys
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import IO, Any, Final
 
@@ -24,8 +25,8 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import SpanExporter
 
-from instrumentors import _exporters, config, telemetry
-from instrumentors._pipeline import ExportPipeline, run_bounded
+from instrumentors import _exporters, config, cost, telemetry
+from instrumentors._pipeline import ExportPipeline, last_export_error, run_bounded
 from instrumentors.discovery import instrument_all
 from instrumentors.export import TreeSpanExporter
 from instrumentors.session import SessionSpanProcessor
@@ -50,6 +51,8 @@ class SetupHandle:
     shutdown_timeout: float = config.DEFAULT_SHUTDOWN_TIMEOUT
     pipelines: list[ExportPipeline] = field(default_factory=list)
     tree: TreeSpanExporter | None = None
+    # setup(report=...): the spans of the run, written as an HTML report at shutdown.
+    report: Any = None
     # Spans not exported because shutdown ran out of time (set by shutdown()).
     dropped_spans: int = 0
     arguments: dict[str, Any] = field(default_factory=dict, repr=False)
@@ -84,20 +87,25 @@ class SetupHandle:
                 return
             self.dropped_spans = sum(p.pending for p in self.pipelines)
             if _stderr_can_take_a_line():
+                reason = last_export_error()
                 _logger.warning(
                     "instrumentors: gave up waiting for the exporter after %g s (raise it with "
                     "setup(shutdown_timeout=...) or %s); %d spans were dropped (still queued "
-                    "or being exported).",
+                    "or being exported)%s.",
                     budget,
                     config.SHUTDOWN_TIMEOUT,
                     self.dropped_spans,
+                    f"; the last export attempt failed: {reason}" if reason else "",
                 )
         except Exception:
             _logger.debug("shutdown failed", exc_info=True)
 
     def _shutdown_now(self, deadline: float) -> None:
         self.tracer_provider.force_flush()
+        written = self.report.write(self.sli) if self.report is not None else None
         if self.tree is not None:
+            if written is not None:
+                self.tree.write_text(f"report: {self.report.path} ({written} spans)")
             if self.print_sli and self.sli is not None:
                 table = self.sli.render()
                 if table:
@@ -189,6 +197,8 @@ def setup(
     instrument: bool = True,
     sli: bool = True,
     out: IO[str] | None = None,
+    report: str | os.PathLike[str] | None = None,
+    prices: Mapping[str, Mapping[str, float]] | None = None,
 ) -> SetupHandle:
     """Set global providers with exporters, install our processors, instrument every framework.
 
@@ -197,6 +207,10 @@ def setup(
     ``exporter`` runs behind a ``BatchSpanProcessor`` (``span_processor="simple"``
     exports on the calling thread instead). ``shutdown()`` and the exit hook wait at
     most ``shutdown_timeout`` seconds (default ``AGENT_INSTRUMENTORS_SHUTDOWN_TIMEOUT``, 5).
+    ``report`` (or ``AGENT_INSTRUMENTORS_REPORT``): write every trace of the run to
+    this self-contained HTML file at exit. ``prices``: USD per million tokens per model,
+    over ``genai-prices`` and the ``AGENT_INSTRUMENTORS_PRICES`` file
+    (``{"my-model": {"input_mtok": 3, "output_mtok": 15}}``).
     A second call returns the first handle and warns about arguments it ignores.
     """
     global _handle
@@ -208,6 +222,7 @@ def setup(
         config.reload()
         _exporters.reset_warnings()
         telemetry.reset_default()
+        cost.configure(prices)
         handle = _build(arguments)
         handle.arguments = arguments
         _handle = handle
@@ -233,6 +248,9 @@ def _build(arguments: dict[str, Any]) -> SetupHandle:
     sli_processor = _make_sli() if arguments["sli"] else None
     if sli_processor is not None:
         processors.append(sli_processor)
+    report = _make_report(arguments["report"])
+    if report is not None:
+        processors.append(report)
     chosen = _exporters.choose(
         arguments["endpoint"],
         arguments["protocol"],
@@ -268,6 +286,7 @@ def _build(arguments: dict[str, Any]) -> SetupHandle:
         shutdown_timeout=timeout,
         pipelines=[p for p in chosen.processors if isinstance(p, ExportPipeline)],
         tree=chosen.tree,
+        report=report,
     )
 
 
@@ -275,7 +294,19 @@ def _make_sli() -> SpanProcessor:
     from instrumentors.sli import Objective, SLIProcessor
 
     # A default objective so the embedded table says whether calls are healthy.
-    return SLIProcessor(default=Objective(latency_p95=2.0, success_rate=0.95))
+    return SLIProcessor(
+        default=Objective(latency_p95=2.0, success_rate=0.95),
+        min_calls=config.settings().sli_min_calls,
+    )
+
+
+def _make_report(path: str | os.PathLike[str] | None) -> SpanProcessor | None:
+    chosen = path if path else config.settings().report
+    if not chosen:
+        return None
+    from instrumentors.report import ReportProcessor
+
+    return ReportProcessor(chosen)
 
 
 # --- fork ---------------------------------------------------------------------------

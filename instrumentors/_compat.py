@@ -11,6 +11,9 @@ names every one of them so an API release that drops one fails our tests first.
   measurements while no MeterProvider is set. Without it: they are built and dropped.
 - ``opentelemetry._logs``: the Logs API (GenAI content events) still lives in a
   module named ``_logs``. Without it: no content events.
+- The OTLP exporters' logger names (``OTLP_LOGGERS``), one of them in the private
+  module ``..._log_exporter``: their per-retry warnings are filtered by logger name.
+  Without a name: that exporter's retry warnings show, one per retry.
 """
 
 from __future__ import annotations
@@ -66,6 +69,15 @@ def logs_api() -> Any | None:
         _gone("opentelemetry._logs")
         return None
 
+
+# The loggers of the OTLP exporters that warn once per retry (modules, so logger names).
+OTLP_LOGGERS: Final = (
+    "opentelemetry.exporter.otlp.proto.http.trace_exporter",
+    "opentelemetry.exporter.otlp.proto.http.metric_exporter",
+    "opentelemetry.exporter.otlp.proto.http._log_exporter",
+    "opentelemetry.exporter.otlp.common.http",
+    "opentelemetry.exporter.otlp.proto.grpc.exporter",
+)
 
 # Every private name above, for tests/test_compat.py.
 PRIVATE_NAMES: Final = (

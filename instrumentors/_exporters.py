@@ -22,7 +22,7 @@ from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import SpanExporter
 
-from instrumentors._pipeline import ExportPipeline
+from instrumentors._pipeline import ExportPipeline, quiet_retries
 from instrumentors.export import TreeSpanExporter
 
 _logger = logging.getLogger("instrumentors._bootstrap")
@@ -180,16 +180,28 @@ def _named(names: str, out: IO[str] | None) -> Exporting:
                 )
             except Exception as exc:  # noqa: BLE001 - a broken plugin must not stop the agent
                 _warn(name, "Could not create the %r exporter (%r).", name, exc)
+                missing.append(name)
                 continue
         chosen.processors.append(pipeline)
         chosen.names.append(name)
     if not missing:
         return chosen
-    message = "Ignoring %r in OTEL_TRACES_EXPORTER (not installed)"
+    message = "Ignoring %r in OTEL_TRACES_EXPORTER (not installed or not usable)"
+    hint = _install_hint(missing)
+    # One rule with the endpoint's: nothing to export to means the tree view, not silence.
     if not chosen.names and "none" not in requested:
-        return _fallback_tree(out, "OTEL_TRACES_EXPORTER", message, missing)
-    _warn("OTEL_TRACES_EXPORTER", message + ".", missing)
+        return _fallback_tree(out, "OTEL_TRACES_EXPORTER", message + hint, missing)
+    _warn("OTEL_TRACES_EXPORTER", message + hint + ".", missing)
     return chosen
+
+
+OTLP_INSTALL: Final = "pip install 'agent-instrumentors[otlp]'"
+
+
+def _install_hint(names: list[str]) -> str:
+    if any(name.startswith("otlp") for name in names):
+        return f" (install the OTLP exporters: {OTLP_INSTALL})"
+    return ""
 
 
 def _entry_point_factory(ep: Any) -> Callable[[], SpanExporter]:
@@ -243,13 +255,14 @@ def _otlp(
         return _fallback_tree(out, source[0], "Ignoring %s=%r (%s)", *source, problem)
     try:
         pipeline = ExportPipeline("otlp", factory=lambda: otlp_exporter(endpoint, proto, headers))
+        quiet_retries()
         return Exporting([pipeline], ["otlp"], _metric_readers(endpoint, proto_arg))
     except ImportError:
         return _fallback_tree(
             out,
             "otlp",
             "An OTLP endpoint is configured but the OTLP exporters are not installed "
-            "(pip install 'agent-instrumentors[otlp]')",
+            f"(install them: {OTLP_INSTALL})",
         )
     except Exception as exc:  # noqa: BLE001 - export elsewhere rather than fail
         return _fallback_tree(out, "otlp", "Could not create the OTLP exporter (%r)", exc)

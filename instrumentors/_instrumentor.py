@@ -34,6 +34,9 @@ class AgentInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     _instruments: ClassVar[tuple[str, ...]] = ()
     trigger: ClassVar[str] = ""  # the module whose import lets this instrumentor start
     scope: ClassVar[str] = "instrumentors"
+    # Model-call layers: loading the price database (about 0.5 s) starts in the background
+    # when they start, so the first priced call does not pay it.
+    prices_calls: ClassVar[bool] = False
 
     # BaseInstrumentor is a singleton per class: this state lives on its one instance.
     _state: Any = None
@@ -72,6 +75,10 @@ class AgentInstrumentor(BaseInstrumentor):  # type: ignore[misc]
                 return
             try:
                 self._state = self._start(options)
+                if self.prices_calls:
+                    from instrumentors import cost
+
+                    cost.warm()
             except Exception:
                 _logger.debug("instrumenting with %s failed", type(self).__name__, exc_info=True)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
 import weakref
 from collections.abc import Callable, Sequence
@@ -25,6 +26,8 @@ from opentelemetry.sdk.trace.export import (
     SpanExporter,
     SpanExportResult,
 )
+
+from instrumentors._compat import OTLP_LOGGERS
 
 _logger = logging.getLogger(__name__)
 
@@ -172,6 +175,51 @@ class ExportPipeline(SpanProcessor):
 
 
 _LIVE: weakref.WeakSet[ExportPipeline] = weakref.WeakSet()
+
+# The OTLP exporters log one warning per retry ("Transient error ... retrying in 2.1s"):
+# ten lines when the backend is down. Their last reason is kept instead, and said once,
+# in the line about dropped spans; errors (a batch given up) still get through.
+_OTLP_LOGGERS: Final = OTLP_LOGGERS
+_MAX_REASON: Final = 300
+_ERRNO: Final = re.compile(r"\[Errno -?\d+\] [^'\")\]]+")
+
+
+class _RetryNoise(logging.Filter):
+    """Drops the OTLP exporters' per-retry warnings, keeping the last reason."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.last_error: str | None = None
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno != logging.WARNING:
+            return True
+        message = str(record.msg)
+        if message.startswith("Transient error"):
+            args = record.args if isinstance(record.args, tuple) else ()
+            # HTTP: (reason, kind, backoff); gRPC: (code, kind, endpoint, backoff, details).
+            reason = f"{args[0]}: {args[4]}" if len(args) >= 5 else (str(args[0]) if args else "")
+            # requests' message nests the cause three deep: "[Errno 111] Connection refused".
+            errno = _ERRNO.search(reason)
+            self.last_error = (errno.group(0) if errno else reason)[:_MAX_REASON] or None
+            return False
+        return not message.startswith("Shutdown in progress")
+
+
+_RETRY_NOISE = _RetryNoise()
+
+
+def quiet_retries() -> None:
+    """Keep the OTLP exporters' retry warnings off stderr (idempotent)."""
+    for name in _OTLP_LOGGERS:
+        logger = logging.getLogger(name)
+        if _RETRY_NOISE not in logger.filters:
+            logger.addFilter(_RETRY_NOISE)
+
+
+def last_export_error() -> str | None:
+    """Why the last OTLP export attempt failed, when one did."""
+    return _RETRY_NOISE.last_error
 
 
 def _after_fork_in_child() -> None:

@@ -27,6 +27,13 @@ TRUST_INCOMING_BAGGAGE: Final = "AGENT_INSTRUMENTORS_TRUST_INCOMING_BAGGAGE"
 DEFAULT_TRUSTED_BAGGAGE: Final = ("agent.session_id",)
 SHUTDOWN_TIMEOUT: Final = "AGENT_INSTRUMENTORS_SHUTDOWN_TIMEOUT"
 PROPAGATORS: Final = "OTEL_PROPAGATORS"
+REPORT: Final = "AGENT_INSTRUMENTORS_REPORT"
+PRICES: Final = "AGENT_INSTRUMENTORS_PRICES"
+JSONL: Final = "AGENT_INSTRUMENTORS_JSONL"
+DEFAULT_JSONL: Final = "traces.jsonl"
+SLI_MIN_CALLS: Final = "AGENT_INSTRUMENTORS_SLI_MIN_CALLS"
+# Fewer calls than this and an error budget or burn rate means nothing yet.
+DEFAULT_SLI_MIN_CALLS: Final = 20
 
 DEFAULT_SHUTDOWN_TIMEOUT: Final = 5.0
 DEFAULT_PROPAGATORS: Final = "tracecontext,baggage"
@@ -61,6 +68,13 @@ class Settings:
     # Baggage keys a server takes from its callers; None = every key.
     trusted_baggage: tuple[str, ...] | None = DEFAULT_TRUSTED_BAGGAGE
     shutdown_timeout: float = DEFAULT_SHUTDOWN_TIMEOUT
+    # Path of the offline HTML report written at exit (None: no report).
+    report: str | None = None
+    # Where the agent_jsonl exporter appends OTLP JSON lines.
+    jsonl: str = DEFAULT_JSONL
+    sli_min_calls: int = DEFAULT_SLI_MIN_CALLS
+    # JSON or TOML file of price overrides per model (instrumentors.cost).
+    prices_file: str | None = None
 
     @property
     def capture_content(self) -> bool:
@@ -176,6 +190,26 @@ def _read_shutdown_timeout(env: os._Environ[str] | dict[str, str]) -> float:
     return value
 
 
+def _read_report(env: os._Environ[str] | dict[str, str]) -> str | None:
+    raw = env.get(REPORT, "").strip()
+    return raw or None
+
+
+def _read_min_calls(env: os._Environ[str] | dict[str, str]) -> int:
+    raw = env.get(SLI_MIN_CALLS, "").strip()
+    if not raw:
+        return DEFAULT_SLI_MIN_CALLS
+    try:
+        value = int(raw)
+    except ValueError:
+        _warn_once(SLI_MIN_CALLS, raw, DEFAULT_SLI_MIN_CALLS, "not an integer")
+        return DEFAULT_SLI_MIN_CALLS
+    if value < 1:
+        _warn_once(SLI_MIN_CALLS, raw, DEFAULT_SLI_MIN_CALLS, "must be at least 1")
+        return DEFAULT_SLI_MIN_CALLS
+    return value
+
+
 def _read_trusted_baggage(env: os._Environ[str] | dict[str, str]) -> tuple[str, ...] | None:
     raw = env.get(TRUST_INCOMING_BAGGAGE)
     if raw is None:
@@ -199,6 +233,10 @@ def load(env: os._Environ[str] | dict[str, str] | None = None) -> Settings:
         max_attribute_length=_read_max_length(source),
         propagate_hosts=_read_hosts(source),
         trusted_baggage=_read_trusted_baggage(source),
+        report=_read_report(source),
+        jsonl=source.get(JSONL, "").strip() or DEFAULT_JSONL,
+        sli_min_calls=_read_min_calls(source),
+        prices_file=source.get(PRICES, "").strip() or None,
     )
 
 

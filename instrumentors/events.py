@@ -6,8 +6,10 @@ the attributes DESIGN.md fixes, and never raises.
 
 from __future__ import annotations
 
+import inspect
 import logging
-from typing import Any
+import os
+from typing import Any, Final
 
 from opentelemetry import trace
 from opentelemetry.trace import Span, Status, StatusCode
@@ -44,10 +46,46 @@ def _target(span: Span | None) -> Span | None:
     return target if target.is_recording() else None
 
 
+_THIS_FILE: Final = os.path.abspath(__file__)
+_PACKAGE_DIR: Final = os.path.dirname(_THIS_FILE) + os.sep
+_MAX_WARNED_SITES: Final = 1024
+_warned_sites: set[tuple[str, int]] = set()
+
+
+def _warn_outside_span(name: str) -> None:
+    """One warning per call site of user code that records an event outside any span.
+
+    Only when there is no span at all: an unsampled span drops events by design. Calls
+    from our own layers are never warned about (the library's retry had no span to go on).
+    """
+    if trace.get_current_span().get_span_context().is_valid:
+        return
+    frame = inspect.currentframe()
+    while frame is not None and os.path.abspath(frame.f_code.co_filename) == _THIS_FILE:
+        frame = frame.f_back
+    # The caller of record_*(): one of our layers (whose library retried outside any span)
+    # is not a user's mistake.
+    if frame is None or os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE_DIR):
+        return
+    site = (frame.f_code.co_filename, frame.f_lineno)
+    if site in _warned_sites or len(_warned_sites) >= _MAX_WARNED_SITES:
+        return
+    _warned_sites.add(site)
+    _logger.warning(
+        "instrumentors: the %s event recorded at %s:%d was dropped: no span is active there. "
+        "Record it inside a @tool call or an agent() or agent_step() block, or pass span=.",
+        name,
+        os.path.basename(site[0]),
+        site[1],
+    )
+
+
 def _add(span: Span | None, name: str, attributes: dict[str, AttributeValue]) -> bool:
     try:
         target = _target(span)
         if target is None:
+            if span is None:
+                _warn_outside_span(name)
             return False
         target.add_event(name, attributes)
         return True

@@ -15,7 +15,7 @@ import os
 import threading
 import weakref
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import IO, Final
 
 from opentelemetry.sdk.trace import ReadableSpan
@@ -24,6 +24,7 @@ from opentelemetry.trace import StatusCode
 
 from instrumentors import config, semconv
 from instrumentors._sink import Sink
+from instrumentors._units import format_duration, format_money
 
 _logger = logging.getLogger(__name__)
 
@@ -33,15 +34,14 @@ _MAX_EVENTS_SHOWN: Final = 4
 # A value longer than this is cut: the tree is for a glance, the span has the value.
 MAX_VALUE_SHOWN: Final = 200
 
-# Attributes worth a glance, in the order shown.
+# Attributes worth a glance, in the order shown: (keys, the first present is shown; label).
 _SHOWN: Final = (
-    (semconv.GEN_AI_PROVIDER_NAME, "provider"),
-    (semconv.GEN_AI_RESPONSE_MODEL, "model"),
-    (semconv.GEN_AI_TOOL_CALL_ID, "call"),
-    (semconv.GEN_AI_USAGE_INPUT_TOKENS, "in"),
-    (semconv.GEN_AI_USAGE_OUTPUT_TOKENS, "out"),
-    (semconv.RETRIEVAL_DOCUMENTS_COUNT, "docs"),
-    (semconv.AGENT_SESSION_ID, "session"),
+    ((semconv.GEN_AI_PROVIDER_NAME,), "provider"),
+    # An embeddings response often names no model: the requested one, then.
+    ((semconv.GEN_AI_RESPONSE_MODEL, semconv.GEN_AI_REQUEST_MODEL), "model"),
+    ((semconv.GEN_AI_TOOL_CALL_ID,), "call"),
+    ((semconv.RETRIEVAL_DOCUMENTS_COUNT,), "docs"),
+    ((semconv.AGENT_SESSION_ID,), "session"),
 )
 _EVENT_SHOWN: Final = (
     semconv.RETRY_ATTEMPT,
@@ -65,28 +65,67 @@ def shown(value: object) -> str:
     return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
 
 
-def _duration_ms(span: ReadableSpan) -> float:
+def _duration_s(span: ReadableSpan) -> float:
     if span.start_time is None or span.end_time is None:
         return 0.0
-    return (span.end_time - span.start_time) / 1e6
+    return (span.end_time - span.start_time) / 1e9
 
 
-def _format_duration(ms: float) -> str:
-    if ms >= 1000:
-        return f"{ms / 1000:.2f} s"
-    if ms >= 1:
-        return f"{ms:.1f} ms"
-    return f"{ms * 1000:.0f} µs"
+def _tokens(attrs: Mapping[str, object]) -> str | None:
+    used = [
+        f"{label}={shown(attrs[key])}"
+        for key, label in (
+            (semconv.GEN_AI_USAGE_INPUT_TOKENS, "in"),
+            (semconv.GEN_AI_USAGE_OUTPUT_TOKENS, "out"),
+        )
+        if key in attrs
+    ]
+    return "tokens " + " ".join(used) if used else None
 
 
-def _describe(span: ReadableSpan) -> str:
+def _cost(attrs: Mapping[str, object]) -> str | None:
+    """``cost $0.000127`` (a model call, a paid tool), ``total cost $0.0123`` (a run)."""
+    parts = []
+    own = attrs.get(semconv.GEN_AI_USAGE_COST_AMOUNT)
+    if isinstance(own, (int, float)):
+        currency = attrs.get(semconv.GEN_AI_USAGE_COST_CURRENCY)
+        parts.append("cost " + format_money(own, str(currency or "USD")))
+    total = attrs.get(semconv.AGENT_COST_TOTAL)
+    if isinstance(total, (int, float)):
+        parts.append("total cost " + format_money(total))
+    return " ".join(parts) or None
+
+
+def _links(span: ReadableSpan, names: Mapping[int, str]) -> str | None:
+    """``linked to chat gpt-4o`` (the span that asked for this one), or a count elsewhere."""
+    if not span.links:
+        return None
+    local = [names[link.context.span_id] for link in span.links if link.context.span_id in names]
+    if len(local) == len(span.links):
+        return "linked to " + ", ".join(shown(name) for name in local)
+    count = len(span.links)
+    return f"linked to {count} span{'s' if count != 1 else ''}" + (
+        f" ({', '.join(shown(name) for name in local)} here)" if local else " in other traces"
+    )
+
+
+def _describe(span: ReadableSpan, names: Mapping[int, str] | None = None) -> str:
     attrs = span.attributes or {}
-    parts = [shown(span.name), _format_duration(_duration_ms(span))]
+    parts = [shown(span.name), format_duration(_duration_s(span))]
     if span.status.status_code is StatusCode.ERROR:
         parts.append(f"ERROR {shown(attrs.get(semconv.ERROR_TYPE, ''))}".rstrip())
-    extras = [f"{label}={shown(attrs[key])}" for key, label in _SHOWN if key in attrs]
-    if span.links:
-        extras.append(f"links={len(span.links)}")
+    extras = []
+    for keys, label in _SHOWN:
+        key = next((k for k in keys if k in attrs), None)
+        if key is not None:
+            extras.append(f"{label}={shown(attrs[key])}")
+        if label == "model" and (tokens := _tokens(attrs)):
+            extras.append(tokens)
+    if cost := _cost(attrs):
+        extras.append(cost)
+    linked = _links(span, names or {})
+    if linked:
+        extras.append(linked)
     if extras:
         parts.append(" ".join(extras))
     events = []
@@ -116,13 +155,15 @@ def render_trace(spans: Sequence[ReadableSpan]) -> str:
     first = spans[0]
     trace_id = f"{first.context.trace_id:032x}" if first.context else "?"
     service = first.resource.attributes.get("service.name", "") if first.resource else ""
-    lines = [f"trace {trace_id}  {shown(service)}  ({len(spans)} spans)"]
+    count = len(spans)
+    lines = [f"trace {trace_id}  {shown(service)}  ({count} span{'' if count == 1 else 's'})"]
+    names = {span_id: span.name for span_id, span in by_id.items()}
 
     def walk(parent: int | None, prefix: str) -> None:
         group = children.get(parent, [])
         for index, span in enumerate(group):
             last = index == len(group) - 1
-            lines.append(f"{prefix}{'└─ ' if last else '├─ '}{_describe(span)}")
+            lines.append(f"{prefix}{'└─ ' if last else '├─ '}{_describe(span, names)}")
             if span.context is not None:
                 walk(span.context.span_id, prefix + ("   " if last else "│  "))
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Final
 
 from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as GenAI
+from opentelemetry.semconv._incubating.attributes import openai_attributes as OpenAI
 from opentelemetry.semconv.attributes import error_attributes, server_attributes
 
 # --- GenAI semantic conventions (re-exported so callers import one module) ---
@@ -52,6 +53,13 @@ GEN_AI_OUTPUT_MESSAGES: Final = GenAI.GEN_AI_OUTPUT_MESSAGES
 GEN_AI_SYSTEM_INSTRUCTIONS: Final = GenAI.GEN_AI_SYSTEM_INSTRUCTIONS
 GEN_AI_TOOL_DEFINITIONS: Final = GenAI.GEN_AI_TOOL_DEFINITIONS
 GEN_AI_TOKEN_TYPE: Final = GenAI.GEN_AI_TOKEN_TYPE
+GEN_AI_OUTPUT_TYPE: Final = GenAI.GEN_AI_OUTPUT_TYPE
+OUTPUT_TYPE_TEXT: Final = GenAI.GenAiOutputTypeValues.TEXT.value
+OUTPUT_TYPE_JSON: Final = GenAI.GenAiOutputTypeValues.JSON.value
+# OpenAI's own conventions (the OpenAI page of the GenAI semantic conventions).
+OPENAI_REQUEST_SERVICE_TIER: Final = OpenAI.OPENAI_REQUEST_SERVICE_TIER
+OPENAI_RESPONSE_SERVICE_TIER: Final = OpenAI.OPENAI_RESPONSE_SERVICE_TIER
+OPENAI_RESPONSE_SYSTEM_FINGERPRINT: Final = OpenAI.OPENAI_RESPONSE_SYSTEM_FINGERPRINT
 TOKEN_TYPE_INPUT: Final = GenAI.GenAiTokenTypeValues.INPUT.value
 TOKEN_TYPE_OUTPUT: Final = GenAI.GenAiTokenTypeValues.OUTPUT.value
 ERROR_TYPE: Final = error_attributes.ERROR_TYPE
@@ -89,6 +97,17 @@ HTTP_METHOD_OLD: Final = "http.method"
 URL_FULL: Final = "url.full"
 HTTP_URL_OLD: Final = "http.url"
 HTTP_STATUS_CODE_OLD: Final = "http.status_code"
+
+# Cost (the open GenAI semantic-conventions proposal for per-operation cost; one place
+# so a rename is one line), and our roll-ups on enclosing spans, written at their end.
+GEN_AI_USAGE_COST_AMOUNT: Final = "gen_ai.usage.cost.amount"
+GEN_AI_USAGE_COST_CURRENCY: Final = "gen_ai.usage.cost.currency"
+GEN_AI_USAGE_COST_SOURCE: Final = "gen_ai.usage.cost.source"
+COST_SOURCE_PROVIDER: Final = "provider"  # the response carried its cost
+COST_SOURCE_LOCAL: Final = "local"  # we priced it (genai-prices or the user's prices)
+AGENT_COST_TOTAL: Final = "agent.cost.total"
+AGENT_COST_MODEL_CALLS: Final = "agent.cost.model_calls"
+GEN_AI_CLIENT_OPERATION_COST: Final = "gen_ai.client.operation.cost"
 
 # Events (log records through the Logs API) that carry content in EVENT_ONLY /
 # SPAN_AND_EVENT modes: the conventions' inference event, and our tool-call one.

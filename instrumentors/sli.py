@@ -15,8 +15,8 @@ import math
 import os
 import threading
 import weakref
-from dataclasses import dataclass
-from typing import Final
+from dataclasses import dataclass, replace
+from typing import Any, Final
 
 from ddsketch import DDSketch
 from opentelemetry.context import Context
@@ -24,7 +24,16 @@ from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.trace import StatusCode
 
 from instrumentors import semconv
-from instrumentors._sli_table import render_table
+from instrumentors._sli_cost import (
+    CostStats,
+    CostSummary,
+    SessionCost,
+    SessionCosts,
+    own_cost,
+    row_cost,
+    summarize,
+)
+from instrumentors._sli_table import DEFAULT_MIN_CALLS, render_sessions, render_table
 
 _logger = logging.getLogger(__name__)
 
@@ -46,16 +55,20 @@ _NAME_BY_OPERATION: Final = {
 
 @dataclass(frozen=True)
 class Objective:
-    """A service level objective: P95 latency in seconds and/or a success-rate fraction."""
+    """A service level objective: P95 latency in seconds, a success-rate fraction, and/or
+    the most an agent run (and a session's runs) may cost, in USD (``cost_per_run``)."""
 
     latency_p95: float | None = None
     success_rate: float | None = None
+    cost_per_run: float | None = None
 
     def __post_init__(self) -> None:
         if self.latency_p95 is not None and not self.latency_p95 > 0:
             raise ValueError(f"latency_p95 must be > 0 seconds, got {self.latency_p95!r}")
         if self.success_rate is not None and not 0.0 <= self.success_rate <= 1.0:
             raise ValueError(f"success_rate must be within [0, 1], got {self.success_rate!r}")
+        if self.cost_per_run is not None and not self.cost_per_run > 0:
+            raise ValueError(f"cost_per_run must be > 0 USD, got {self.cost_per_run!r}")
 
 
 @dataclass(frozen=True)
@@ -84,15 +97,19 @@ class SLIRow:
     error_budget_consumed: float | None
     error_budget_remaining: float | None
     burn_rate: float | None
+    # What the calls cost (USD); None when none had a cost. The cost objective applies to
+    # agent runs (invoke_agent rows).
+    cost: CostSummary | None = None
 
 
 class _Stats:
-    __slots__ = ("count", "errors", "sketch")
+    __slots__ = ("cost", "count", "errors", "sketch")
 
     def __init__(self, relative_accuracy: float) -> None:
         self.sketch = DDSketch(relative_accuracy=relative_accuracy)
         self.count = 0
         self.errors = 0
+        self.cost: CostStats | None = None
 
 
 class SLIProcessor(SpanProcessor):
@@ -104,12 +121,16 @@ class SLIProcessor(SpanProcessor):
         default: Objective | None = None,
         max_keys: int = DEFAULT_MAX_KEYS,
         relative_accuracy: float = DEFAULT_RELATIVE_ACCURACY,
+        min_calls: int = DEFAULT_MIN_CALLS,
     ) -> None:
         self.objectives = dict(objectives or {})
+        # render() shows no error budget or burn rate for a key with fewer calls.
+        self.min_calls = max(1, int(min_calls))
         self.default = default
         self.max_keys = max(1, max_keys)
         self.relative_accuracy = relative_accuracy
         self._stats: dict[tuple[str, str], _Stats] = {}
+        self._sessions = SessionCosts(self.max_keys, relative_accuracy)
         self._lock = threading.Lock()
         # Spans counted under an `other` row because the key cap was reached.
         self.overflow = 0
@@ -122,6 +143,7 @@ class SLIProcessor(SpanProcessor):
         try:
             attributes = span.attributes or {}
             operation = attributes.get(semconv.GEN_AI_OPERATION_NAME)
+            self._session_cost(attributes, operation)
             keys = _NAME_BY_OPERATION.get(operation) if isinstance(operation, str) else None
             if keys is None or span.start_time is None or span.end_time is None:
                 return
@@ -131,12 +153,31 @@ class SLIProcessor(SpanProcessor):
                 name,
                 (span.end_time - span.start_time) / 1e9,
                 span.status.status_code is StatusCode.ERROR,
+                cost=row_cost(attributes),
             )
         except Exception:
             _logger.debug("SLIProcessor.on_end failed", exc_info=True)
 
-    def record(self, operation: str, name: str, duration_s: float, error: bool) -> None:
-        """Count one call (also usable without spans, e.g. from tests or other sources)."""
+    def _session_cost(self, attributes: Any, operation: object) -> None:
+        session = attributes.get(semconv.AGENT_SESSION_ID)
+        if not session:
+            return
+        own = own_cost(attributes)
+        run_total = row_cost(attributes) if operation == semconv.OP_INVOKE_AGENT else None
+        if own is not None or run_total is not None:
+            with self._lock:
+                self._sessions.record(str(session)[:MAX_NAME_LENGTH], own, run_total)
+
+    def record(
+        self,
+        operation: str,
+        name: str,
+        duration_s: float,
+        error: bool,
+        cost: float | None = None,
+    ) -> None:
+        """Count one call (also usable without spans, e.g. from tests or other sources);
+        ``cost`` in USD."""
         key = (operation[:MAX_NAME_LENGTH], name[:MAX_NAME_LENGTH])
         with self._lock:
             stats = self._stats.get(key)
@@ -152,6 +193,10 @@ class SLIProcessor(SpanProcessor):
             stats.sketch.add(max(duration_s, 0.0))
             stats.count += 1
             stats.errors += int(error)
+            if cost is not None:
+                if stats.cost is None:
+                    stats.cost = CostStats()
+                stats.cost.add(cost, self.relative_accuracy)
 
     def objective_for(self, name: str) -> Objective | None:
         """The objective for a tool or model name (else the default)."""
@@ -161,14 +206,33 @@ class SLIProcessor(SpanProcessor):
         """One row per (operation, name), sorted by operation then name."""
         with self._lock:
             snapshot = [
-                (op, name, s.count, s.errors, *_quantiles(s.sketch))
+                (op, name, s.count, s.errors, *_quantiles(s.sketch), s.cost)
                 for (op, name), s in self._stats.items()
             ]
-        return [_row(*item, self.objective_for(item[1])) for item in sorted(snapshot)]
+        rows = []
+        for op, name, count, errors, p50, p95, p99, cost in sorted(snapshot, key=_sort_key):
+            objective = self.objective_for(name)
+            limit = objective.cost_per_run if objective and op == semconv.OP_INVOKE_AGENT else None
+            row = _row(op, name, count, errors, p50, p95, p99, objective)
+            rows.append(replace(row, cost=summarize(cost, count, limit)))
+        return rows
+
+    def sessions(self) -> list[SessionCost]:
+        """What each session cost (sessions with a cost only); the default objective's
+        ``cost_per_run`` judges their agent runs."""
+        limit = self.default.cost_per_run if self.default else None
+        with self._lock:
+            return self._sessions.report(limit)
 
     def render(self) -> str:
-        """The report as a terminal table ('' when nothing was recorded)."""
-        return render_table(self.report(), self.overflow)
+        """The report as a terminal table ('' when nothing was recorded).
+
+        Keys with fewer than ``min_calls`` calls show ``n<{min_calls}`` instead of a
+        budget and burn rate.
+        """
+        table = render_table(self.report(), self.overflow, self.min_calls)
+        sessions = render_sessions(self.sessions()) if table else ""
+        return f"{table}\n{sessions}" if sessions else table
 
     def reset_lock(self) -> None:
         """A fresh lock (after a fork: another thread may have held it at that moment)."""
@@ -191,6 +255,10 @@ def _after_fork_in_child() -> None:
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def _sort_key(item: tuple[Any, ...]) -> tuple[str, str]:
+    return item[0], item[1]
 
 
 def _quantiles(sketch: DDSketch) -> tuple[float, float, float]:

@@ -88,6 +88,7 @@ class _ToolSpec:
     """What is fixed per decorated function: names, description, argument binding."""
 
     __slots__ = (
+        "cost",
         "defaults",
         "description",
         "drop_first",
@@ -100,9 +101,15 @@ class _ToolSpec:
     )
 
     def __init__(
-        self, func: Callable[..., Any], name: str, description: str | None, tool_type: str
+        self,
+        func: Callable[..., Any],
+        name: str,
+        description: str | None,
+        tool_type: str,
+        cost: float | None = None,
     ) -> None:
         self.name = name
+        self.cost = cost  # a fixed cost per call (USD), for a paid tool
         self.tool_type = tool_type
         self.description = description
         self.template: ToolTemplate | None = None  # per Telemetry; rebuilt if that changes
@@ -166,16 +173,19 @@ def _start(
                 spec.name, spec.tool_type, spec.description
             )
         if tel.will_record():
-            return tel.tool(
+            run = tel.tool(
                 template,
                 call_id=_take_call_id(),
                 attach=attach,
                 params=spec.bind(args, kwargs),
                 recording=True,
             )
-        run = tel.tool(template, call_id=_take_call_id(), attach=attach)
-        if run.span.is_recording():
-            run.set_params(spec.bind(args, kwargs))
+        else:
+            run = tel.tool(template, call_id=_take_call_id(), attach=attach)
+            if run.span.is_recording():
+                run.set_params(spec.bind(args, kwargs))
+        if spec.cost:
+            run.add_cost(spec.cost)
         return run
     except Exception:
         _logger.debug(
@@ -256,6 +266,7 @@ def tool(
     name: str | None = None,
     description: str | None = None,
     tool_type: str = semconv.TOOL_TYPE_FUNCTION,
+    cost: float | None = None,
 ) -> Callable[[F], F]: ...
 
 
@@ -266,8 +277,12 @@ def tool(
     name: str | None = None,
     description: str | None = None,
     tool_type: str = semconv.TOOL_TYPE_FUNCTION,
+    cost: float | None = None,
 ) -> F | Callable[[F], F]:
-    """Trace each call of ``func`` as an ``execute_tool`` span (sync, async, generators)."""
+    """Trace each call of ``func`` as an ``execute_tool`` span (sync, async, generators).
+
+    ``cost``: a fixed cost per call in USD (a paid API), on the span and in its roll-ups.
+    """
 
     def decorate(target: F) -> F:
         spec = _ToolSpec(
@@ -275,6 +290,7 @@ def tool(
             name or getattr(target, "__name__", None) or type(target).__name__,
             description if description is not None else _description(target),
             tool_type,
+            _valid_cost(cost),
         )
         wrapped = _wrap(target, spec)
         wrapped.__instrumentors_tool__ = spec.name  # type: ignore[attr-defined]
@@ -285,3 +301,16 @@ def tool(
             raise TypeError(f"@instrumentors.tool expects a callable, got {type(func).__name__}")
         return decorate(func)
     return decorate
+
+
+def _valid_cost(cost: float | None) -> float | None:
+    if cost is None:
+        return None
+    try:
+        value = float(cost)
+    except (TypeError, ValueError):
+        value = -1.0
+    if not value >= 0 or value == float("inf"):
+        _logger.warning("@instrumentors.tool(cost=%r): not a cost in USD; ignored", cost)
+        return None
+    return value

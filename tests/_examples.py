@@ -13,9 +13,11 @@ ROOT = Path(__file__).resolve().parent.parent
 _KEYS = ("OTEL_", "OPENAI_", "GOOGLE_API_KEY", "GEMINI_API_KEY")
 
 
-def run_example(*path: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
-    """Run ``examples/<path>`` offline; fail on a non-zero exit or a traceback."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(_KEYS)}
+def run_example(
+    *path: str, timeout: float = 180, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run ``examples/<path>`` offline (plus ``env``); fail on a non-zero exit or a traceback."""
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith(_KEYS)}, **(env or {})}
     result = subprocess.run(
         [sys.executable, str(ROOT.joinpath("examples", *path))],
         capture_output=True,

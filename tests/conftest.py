@@ -76,6 +76,9 @@ def _fresh_settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         config.PROPAGATE_HOSTS,
         config.TRUST_INCOMING_BAGGAGE,
         config.SHUTDOWN_TIMEOUT,
+        config.REPORT,
+        config.JSONL,
+        config.SLI_MIN_CALLS,
         "OTEL_INSTRUMENTATION_GENAI_EMIT_EVENT",
     ):
         monkeypatch.delenv(name, raising=False)

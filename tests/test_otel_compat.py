@@ -7,6 +7,7 @@ to its slower public route: move it to the new name or drop the shortcut.
 from __future__ import annotations
 
 import importlib
+import logging
 
 import pytest
 from opentelemetry import baggage
@@ -44,3 +45,11 @@ def test_fallbacks_when_a_name_is_gone(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def _raise_import_error(name: str) -> object:
     raise ImportError(name)
+
+
+@pytest.mark.parametrize("name", _compat.OTLP_LOGGERS)
+def test_the_otlp_exporters_still_log_under_these_names(name: str) -> None:
+    pytest.importorskip("opentelemetry.exporter.otlp.proto.http")
+    pytest.importorskip("opentelemetry.exporter.otlp.proto.grpc")
+    importlib.import_module(name)  # its module logger is created on import
+    assert name in logging.Logger.manager.loggerDict, f"{name} logs under another name"

@@ -225,7 +225,7 @@ def test_render_table() -> None:
     table = sli.render().splitlines()
     assert table[0] == "SLIs"
     assert table[1].split()[:4] == ["operation", "name", "calls", "errors"]
-    assert "search" in table[2] and "MISSED" in table[2] and "p95<=500.0ms ok" in table[2]
+    assert "search" in table[2] and "MISSED" in table[2] and "p95<=500.0 ms ok" in table[2]
 
 
 def test_a_broken_span_never_raises() -> None:

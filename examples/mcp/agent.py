@@ -24,6 +24,13 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from _requires import require
+
+require(
+    "examples-mcp", "anyio", "mcp", "opentelemetry.proto", "opentelemetry.exporter.otlp.proto.http"
+)
+
 import anyio
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
@@ -146,6 +153,9 @@ async def main(http: bool) -> None:
         f"{len(theirs)} from weather-mcp-server",
         file=sys.stderr,
     )
+    # This process's SLIs (setup() prints them only with the tree view it owns).
+    if handle.sli is not None and (table := handle.sli.render()):
+        print(table, file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ class LangChainInstrumentor(AgentInstrumentor):
     _instruments: ClassVar[tuple[str, ...]] = _instruments
     trigger: ClassVar[str] = "langchain_core"
     scope: ClassVar[str] = "instrumentors.langchain"
+    prices_calls: ClassVar[bool] = True
 
     def _start(self, options: dict[str, Any]) -> Any:
         from instrumentors.langchain import _wrappers

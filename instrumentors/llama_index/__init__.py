@@ -31,6 +31,7 @@ class LlamaIndexInstrumentor(AgentInstrumentor):
     _instruments: ClassVar[tuple[str, ...]] = _instruments
     trigger: ClassVar[str] = "llama_index.core"
     scope: ClassVar[str] = "instrumentors.llama_index"
+    prices_calls: ClassVar[bool] = True
 
     def _start(self, options: dict[str, Any]) -> Any:
         from instrumentors.llama_index import _wrappers

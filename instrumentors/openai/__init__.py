@@ -27,6 +27,7 @@ class OpenAIInstrumentor(AgentInstrumentor):
     _instruments: ClassVar[tuple[str, ...]] = _instruments
     trigger: ClassVar[str] = "openai"
     scope: ClassVar[str] = SCOPE
+    prices_calls: ClassVar[bool] = True
 
     def _patches(self) -> Sequence[Patch[Any]]:
         from instrumentors.openai import _wrappers  # imports openai: only once it is imported

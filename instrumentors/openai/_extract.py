@@ -1,7 +1,10 @@
-"""OpenAI SDK objects -> calls on the core's runs: requests, responses, usage, messages.
+"""OpenAI SDK objects -> calls on the core's runs: responses, usage, messages, tool calls.
 
-Every difference between openai 1.x, 2.x and 3.x in request and response
-objects is resolved here, once at import time, through the SDK's public types.
+Every difference between openai 1.x, 2.x and 3.x in response objects is resolved
+here, once at import time, through the SDK's public types (requests: ``_request``).
+A response is read whole for a span that records; for one that does not, the
+``*_measure`` readers take only what the call's metrics need (model, usage,
+service tier, system fingerprint): metrics count every call, sampled or not.
 """
 
 from __future__ import annotations
@@ -12,8 +15,8 @@ from typing import Any, Final
 import openai.types.chat
 
 from instrumentors import semconv
-from instrumentors.openai._client import ClientInfo, idempotency_in
-from instrumentors.telemetry import EmbeddingRun, LLMRun, Message, Run, Telemetry, ToolCallRequest
+from instrumentors.openai._client import ClientInfo
+from instrumentors.telemetry import EmbeddingRun, LLMRun, Message, Telemetry, ToolCallRequest
 
 # Chat tool-call models with a ``function`` (1.x: one class; 2.x+: the function variant).
 _FUNCTION_TOOL_CALLS: Final = frozenset(
@@ -73,24 +76,6 @@ def _text(content: Any) -> str | None:
     return None
 
 
-def _stops(value: Any) -> list[str] | None:
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, list):
-        return [s for s in value if isinstance(s, str)]
-    return None
-
-
-def _idempotency_key(run: Run, kwargs: Mapping[str, Any], info: ClientInfo) -> None:
-    """The request's ``Idempotency-Key`` (``extra_headers=``), else the client's default one."""
-    extra = kwargs.get("extra_headers")
-    key = idempotency_in(extra) if extra else None
-    if key is None:
-        key = info.idempotency_key
-    if key is not None:
-        run.set_attribute(semconv.REQUEST_IDEMPOTENCY_KEY, key)
-
-
 def _call_of(call: Any) -> ToolCallRequest:
     """A requested tool call: a chat one (function / custom, nested) or a Responses item (flat).
 
@@ -122,52 +107,6 @@ def start_llm(tel: Telemetry, info: ClientInfo, model: Any) -> LLMRun:
     )
 
 
-_CHAT_PARAMS: Final = frozenset(
-    {"temperature", "top_p", "max_tokens", "max_completion_tokens", "seed", "stop"}
-    | {"frequency_penalty", "presence_penalty", "n", "stream"}
-)
-_RESPONSES_PARAMS: Final = frozenset({"temperature", "top_p", "max_output_tokens", "stream"})
-
-
-def chat_request(run: LLMRun, kwargs: Mapping[str, Any], info: ClientInfo) -> None:
-    """Request parameters, idempotency key and (under capture) the input messages."""
-    get = kwargs.get
-    if not _CHAT_PARAMS.isdisjoint(kwargs):  # kwargs hold only what the caller passed
-        n = _int(get("n"))
-        max_tokens = _int(get("max_completion_tokens"))
-        run.set_request(
-            temperature=_num(get("temperature")),
-            top_p=_num(get("top_p")),
-            max_tokens=max_tokens if max_tokens is not None else _int(get("max_tokens")),
-            seed=_int(get("seed")),
-            stop_sequences=_stops(get("stop")),
-            frequency_penalty=_num(get("frequency_penalty")),
-            presence_penalty=_num(get("presence_penalty")),
-            choice_count=n if n != 1 else None,
-            stream=True if get("stream") is True else None,
-        )
-    _idempotency_key(run, kwargs, info)
-    if run.capture_content:
-        run.set_messages(inputs=chat_inputs(get("messages")))
-
-
-def chat_inputs(messages: Any) -> list[Message]:
-    """Chat messages (dicts or SDK models) in neutral form."""
-    out: list[Message] = []
-    if not isinstance(messages, Iterable) or isinstance(messages, (str, bytes)):
-        return out
-    for item in messages:
-        role = _field(item, "role") or "user"
-        text = _text(_field(item, "content"))
-        if role in ("tool", "function"):
-            call_id = _field(item, "tool_call_id")
-            out.append(Message(role="tool", tool_call_id=call_id, tool_result=text))
-            continue
-        calls = [_call_of(c) for c in _field(item, "tool_calls") or ()]
-        out.append(Message(role=str(role), text=text, tool_calls=calls))
-    return out
-
-
 _CHAT_USAGE: Final = ("prompt_tokens", "completion_tokens")
 _RESPONSES_USAGE: Final = ("input_tokens", "output_tokens")
 _DETAILS: Final = {name: f"{name}_details" for name in (*_CHAT_USAGE, *_RESPONSES_USAGE)}
@@ -190,11 +129,33 @@ def _usage(run: LLMRun, usage: Any, names: tuple[str, str]) -> None:
         ),
         reasoning_tokens=_field(produced, "reasoning_tokens") if produced is not None else None,
     )
+    # A gateway's own price of the call (OpenRouter's ``usage.cost``, USD): it wins.
+    reported = _field(usage, "cost")
+    if type(reported) in (float, int) and reported >= 0:
+        run.set_cost(reported)
 
 
 def chat_usage(run: LLMRun, usage: Any) -> None:
     """Token usage of a chat completion (or of the usage chunk of a stream)."""
     _usage(run, usage, _CHAT_USAGE)
+
+
+def response_attributes(body: Any) -> dict[str, Any] | None:
+    """``openai.response.service_tier`` / ``system_fingerprint`` of a response or chunk."""
+    tier = _str(_field(body, "service_tier"))
+    fingerprint = _str(_field(body, "system_fingerprint"))
+    if tier is None and fingerprint is None:
+        return None
+    return {
+        semconv.OPENAI_RESPONSE_SERVICE_TIER: tier,
+        semconv.OPENAI_RESPONSE_SYSTEM_FINGERPRINT: fingerprint,
+    }
+
+
+def chat_measure(run: LLMRun, completion: Any) -> None:
+    """What the metrics of a call whose span does not record need from a ``ChatCompletion``."""
+    run.set_response(model=completion.model, attributes=response_attributes(completion))
+    chat_usage(run, completion.usage)
 
 
 def chat_response(run: LLMRun, completion: Any) -> None:
@@ -204,6 +165,7 @@ def chat_response(run: LLMRun, completion: Any) -> None:
         response_id=completion.id,
         model=completion.model,
         finish_reasons=[c.finish_reason for c in choices if c.finish_reason],
+        attributes=response_attributes(completion),
     )
     chat_usage(run, completion.usage)
     per_choice: list[list[ToolCallRequest]] = []
@@ -233,49 +195,17 @@ def chat_response(run: LLMRun, completion: Any) -> None:
 
 _INCOMPLETE_REASONS: Final = {"max_output_tokens": "length", "content_filter": "content_filter"}
 _TOOL_ITEMS: Final = frozenset({"function_call", "custom_tool_call"})
-
-
-def responses_request(run: LLMRun, kwargs: Mapping[str, Any], info: ClientInfo) -> None:
-    """Request parameters, idempotency key and (under capture) instructions and input."""
-    get = kwargs.get
-    if not _RESPONSES_PARAMS.isdisjoint(kwargs):
-        run.set_request(
-            temperature=_num(get("temperature")),
-            top_p=_num(get("top_p")),
-            max_tokens=_int(get("max_output_tokens")),
-            stream=True if get("stream") is True else None,
-        )
-    _idempotency_key(run, kwargs, info)
-    if run.capture_content:
-        run.set_messages(inputs=responses_inputs(get("instructions"), get("input")))
-
-
-def responses_inputs(instructions: Any, items: Any) -> list[Message]:
-    """Instructions and input items (text, messages, tool calls and their outputs)."""
-    out: list[Message] = []
-    if isinstance(instructions, str):
-        out.append(Message(role="system", text=instructions))
-    if isinstance(items, str):
-        out.append(Message(role="user", text=items))
-        return out
-    if not isinstance(items, Iterable):
-        return out
-    for item in items:
-        kind = _field(item, "type")
-        if kind in ("function_call_output", "custom_tool_call_output"):
-            call_id, result = _field(item, "call_id"), _field(item, "output")
-            out.append(Message(role="tool", tool_call_id=call_id, tool_result=result))
-        elif kind in _TOOL_ITEMS:
-            out.append(Message(role="assistant", tool_calls=[_call_of(item)]))
-        else:
-            role = _field(item, "role") or "user"
-            out.append(Message(role=str(role), text=_text(_field(item, "content"))))
-    return out
+_SERVICE_TIER: Final = semconv.OPENAI_RESPONSE_SERVICE_TIER
 
 
 def tool_calls_of(items: Iterable[Any]) -> list[ToolCallRequest]:
     """The function / custom tool calls among Responses output items."""
     return [_call_of(item) for item in items if _field(item, "type") in _TOOL_ITEMS]
+
+
+def item_text(item: Any) -> str | None:
+    """The text of a Responses ``message`` output item (None for other items)."""
+    return _text(_field(item, "content")) if _field(item, "type") == "message" else None
 
 
 def responses_finish_reason(response: Any, has_calls: bool) -> str | None:
@@ -296,13 +226,23 @@ def responses_usage(run: LLMRun, usage: Any) -> None:
     _usage(run, usage, _RESPONSES_USAGE)
 
 
+def responses_measure(run: LLMRun, response: Any) -> None:
+    """What the metrics of a call whose span does not record need from a ``Response``."""
+    attributes = {_SERVICE_TIER: _str(_field(response, "service_tier"))}
+    run.set_response(model=response.model, attributes=attributes)
+    responses_usage(run, response.usage)
+
+
 def responses_response(run: LLMRun, response: Any) -> None:
     """Identity, status, usage and function calls of a ``Response``."""
     output = response.output or ()
     calls = tool_calls_of(output)
     finish = responses_finish_reason(response, bool(calls))
     run.set_response(
-        response_id=response.id, model=response.model, finish_reasons=[finish] if finish else None
+        response_id=response.id,
+        model=response.model,
+        finish_reasons=[finish] if finish else None,
+        attributes={_SERVICE_TIER: _str(_field(response, "service_tier"))},
     )
     responses_usage(run, response.usage)
     run.register_tool_calls(calls)
@@ -325,11 +265,6 @@ def start_embedding(tel: Telemetry, info: ClientInfo, model: Any) -> EmbeddingRu
         server_port=info.port,
         attach=True,
     )
-
-
-def embeddings_request(run: EmbeddingRun, kwargs: Mapping[str, Any], info: ClientInfo) -> None:
-    """Only the idempotency key: the input is content, and there are no sampling parameters."""
-    _idempotency_key(run, kwargs, info)
 
 
 def embeddings_response(run: EmbeddingRun, response: Any) -> None:

@@ -14,12 +14,13 @@ from __future__ import annotations
 import logging
 import weakref
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final
 
 import wrapt
 
-from instrumentors.openai import _client, _extract
-from instrumentors.telemetry import LLMRun, Message, Run, ToolCallRequest, guard
+from instrumentors.openai import _client
+from instrumentors.openai._accumulators import Accumulator, ChatAccumulator, ResponsesAccumulator
+from instrumentors.telemetry import LLMRun, Run, guard
 
 if TYPE_CHECKING:
     _Proxy = wrapt.ObjectProxy[Any]
@@ -27,118 +28,9 @@ else:  # wrapt < 2 proxies are not subscriptable at run time
     _Proxy = wrapt.ObjectProxy
 
 _logger = logging.getLogger(__name__)
+__all__ = ["Accumulator", "ChatAccumulator", "ResponsesAccumulator", "StreamProxy"]
 _END_GUARD: Final = guard("ending an OpenAI stream span")
 _CHUNK_GUARD: Final = guard("timing an OpenAI stream's first chunk")
-_FINAL_EVENTS: Final = frozenset({"response.completed", "response.incomplete", "response.failed"})
-
-
-class Accumulator(Protocol):
-    def add(self, chunk: Any) -> None: ...
-
-    def apply(self, run: LLMRun) -> None: ...
-
-
-class ChatAccumulator:
-    """What a chat completion stream said, gathered chunk by chunk."""
-
-    __slots__ = ("calls", "capture", "finish", "id", "model", "texts", "usage")
-
-    def __init__(self, run: LLMRun) -> None:
-        self.capture = run.capture_content
-        self.id: str | None = None
-        self.model: str | None = None
-        self.usage: Any = None
-        self.finish: dict[int, str] = {}
-        # (choice index, tool call index) -> [id, name, argument fragments]
-        self.calls: dict[tuple[int, int], list[Any]] = {}
-        self.texts: dict[int, list[str]] = {}
-
-    def add(self, chunk: Any) -> None:
-        if self.id is None:
-            self.id, self.model = chunk.id, chunk.model
-        usage = chunk.usage
-        if usage is not None:
-            self.usage = usage
-        for choice in chunk.choices:
-            if choice.finish_reason is not None:
-                self.finish[choice.index] = choice.finish_reason
-            delta = choice.delta
-            if delta is None:
-                continue
-            if delta.tool_calls:
-                self._tool_deltas(choice.index, delta.tool_calls)
-            if self.capture and delta.content:
-                self.texts.setdefault(choice.index, []).append(delta.content)
-
-    def _tool_deltas(self, choice: int, deltas: Any) -> None:
-        for delta in deltas:
-            entry = self.calls.get((choice, delta.index))
-            if entry is None:
-                entry = self.calls[(choice, delta.index)] = [None, None, []]
-            if delta.id:
-                entry[0] = delta.id
-            function = delta.function
-            if function is not None:
-                if function.name:
-                    entry[1] = function.name
-                if self.capture and function.arguments:
-                    entry[2].append(function.arguments)
-
-    def apply(self, run: LLMRun) -> None:
-        finish = self.finish
-        reasons = [finish[i] for i in sorted(finish)]
-        per_choice: dict[int, list[ToolCallRequest]] = {}
-        for (choice, _), (call_id, name, fragments) in sorted(self.calls.items()):
-            call = ToolCallRequest(
-                name=name or "", id=call_id, arguments="".join(fragments) or None
-            )
-            per_choice.setdefault(choice, []).append(call)
-        calls = [c for calls in per_choice.values() for c in calls]
-        run.set_response(response_id=self.id, model=self.model, finish_reasons=reasons)
-        _extract.chat_usage(run, self.usage)
-        run.register_tool_calls(calls)
-        if self.capture:
-            indexes = sorted(set(self.texts) | set(per_choice) | set(finish))
-            run.set_messages(
-                outputs=[
-                    Message(
-                        role="assistant",
-                        text="".join(self.texts.get(i, ())) or None,
-                        tool_calls=per_choice.get(i, ()),
-                        finish_reason=finish.get(i),
-                    )
-                    for i in indexes
-                ]
-            )
-
-
-class ResponsesAccumulator:
-    """What a Responses API event stream said: the final response, or what came before it."""
-
-    __slots__ = ("created", "final", "items")
-
-    def __init__(self, run: LLMRun) -> None:
-        self.created: Any = None
-        self.final: Any = None
-        self.items: list[Any] = []
-
-    def add(self, event: Any) -> None:
-        kind = event.type
-        if kind in _FINAL_EVENTS:
-            self.final = event.response
-        elif kind == "response.output_item.done":
-            self.items.append(event.item)
-        elif kind == "response.created":
-            self.created = event.response
-
-    def apply(self, run: LLMRun) -> None:
-        if self.final is not None:
-            _extract.responses_response(run, self.final)
-            return
-        # Ended early: what is known so far, but no finish reason.
-        if self.created is not None:
-            run.set_response(response_id=self.created.id, model=self.created.model)
-        run.register_tool_calls(_extract.tool_calls_of(self.items))
 
 
 def fail_run(run: Run, exc: BaseException, enriching: bool) -> None:
@@ -150,26 +42,43 @@ def fail_run(run: Run, exc: BaseException, enriching: bool) -> None:
 
 
 def _ending_after(method: str) -> Callable[[Any], Any]:
-    """A proxy method that calls the wrapped object's ``method``, then ends the span."""
+    """A proxy method that calls the wrapped object's ``method``, then ends the span
+    (failed, with ``error.type``, when the method raises)."""
 
     def ending(self: Any) -> Any:
         try:
-            return getattr(self.__wrapped__, method)()
-        finally:
-            self._self_end()
+            result = getattr(self.__wrapped__, method)()
+        except BaseException as exc:
+            self._self_fail(exc)
+            raise
+        self._self_end()
+        return result
 
     ending.__name__ = method
     return ending
 
 
 def _aending_after(method: str) -> Callable[[Any], Awaitable[Any]]:
-    """The async twin of ``_ending_after`` (``close`` / ``aclose`` of async streams)."""
+    """The async twin of ``_ending_after`` (``close`` / ``aclose`` of async streams).
 
-    async def ending(self: Any) -> Any:
+    Returns a coroutine, as the SDK's method does. One dropped without being awaited
+    (``stream.close()`` called as if it were sync) still ends the span when collected.
+    """
+
+    async def closing(self: Any) -> Any:
         try:
-            return await getattr(self.__wrapped__, method)()
-        finally:
-            self._self_end()
+            result = await getattr(self.__wrapped__, method)()
+        except BaseException as exc:
+            self._self_fail(exc)
+            raise
+        self._self_end()
+        return result
+
+    def ending(self: Any) -> Awaitable[Any]:
+        coroutine = closing(self)
+        with _END_GUARD:
+            weakref.finalize(coroutine, self._self_end)  # a no-op once it has ended
+        return coroutine
 
     ending.__name__ = method
     return ending
@@ -232,6 +141,13 @@ class _StreamMixin(_Proxy):
             finally:
                 fail_run(run, exc, self._self_enriching)
 
+    def _self_exited(self, exc: BaseException | None, suppressed: Any) -> None:
+        """The ``with`` block is left: an exception raised in it fails the span."""
+        if exc is not None and not suppressed:
+            self._self_fail(exc)
+        else:
+            self._self_end()
+
     def __del__(self) -> None:  # abandoned half-way: end with what was seen, status UNSET
         if not getattr(self, "_self_ended", True):  # (True: half-built, nothing to end)
             self._self_end()
@@ -261,9 +177,12 @@ class StreamProxy(_StreamMixin):
 
     def __exit__(self, *exc_info: Any) -> Any:
         try:
-            return self.__wrapped__.__exit__(*exc_info)
-        finally:
-            self._self_end()
+            result = self.__wrapped__.__exit__(*exc_info)
+        except BaseException as exc:
+            self._self_fail(exc)
+            raise
+        self._self_exited(exc_info[1], result)
+        return result
 
     close = _ending_after("close")
 
@@ -292,9 +211,12 @@ class AsyncStreamProxy(_StreamMixin):
 
     async def __aexit__(self, *exc_info: Any) -> Any:
         try:
-            return await self.__wrapped__.__aexit__(*exc_info)
-        finally:
-            self._self_end()
+            result = await self.__wrapped__.__aexit__(*exc_info)
+        except BaseException as exc:
+            self._self_fail(exc)
+            raise
+        self._self_exited(exc_info[1], result)
+        return result
 
     close = _aending_after("close")
 
@@ -352,6 +274,10 @@ class _ResponseMixin(_Proxy):
     def _self_end(self) -> None:
         with _END_GUARD:
             self._self_run.stop()  # idempotent: a parsed body has ended it already
+
+    def _self_fail(self, exc: BaseException) -> None:
+        with _END_GUARD:
+            self._self_run.fail(exc)  # idempotent too
 
     def __del__(self) -> None:
         last = getattr(self, "_self_last", ())

@@ -20,7 +20,7 @@ from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 from opentelemetry.trace import get_current_span
 
 from instrumentors._patching import Patch, Wrapper, fixed
-from instrumentors.openai import _client, _compat, _extract, _stream
+from instrumentors.openai import _client, _compat, _extract, _request, _stream
 from instrumentors.openai._client import ClientInfo
 from instrumentors.telemetry import LLMRun, Telemetry, guard
 
@@ -40,20 +40,30 @@ class Api:
     start: Callable[[Telemetry, ClientInfo, Any], Any]
     request: Callable[[Any, Mapping[str, Any], ClientInfo], None]
     response: Callable[[Any, Any], None]
-    accumulator: Callable[[LLMRun], _stream.Accumulator] | None = None
+    # What the metrics need when the span does not record (model, usage...).
+    measure: Callable[[Any, Any], None]
+    accumulator: Callable[[LLMRun, bool], _stream.Accumulator] | None = None
 
 
 CHAT: Final = Api(
-    _extract.start_llm, _extract.chat_request, _extract.chat_response, _stream.ChatAccumulator
+    _extract.start_llm,
+    _request.chat_request,
+    _extract.chat_response,
+    _extract.chat_measure,
+    _stream.ChatAccumulator,
 )
 RESPONSES: Final = Api(
     _extract.start_llm,
-    _extract.responses_request,
+    _request.responses_request,
     _extract.responses_response,
+    _extract.responses_measure,
     _stream.ResponsesAccumulator,
 )
 EMBEDDINGS: Final = Api(
-    _extract.start_embedding, _extract.embeddings_request, _extract.embeddings_response
+    _extract.start_embedding,
+    _request.embeddings_request,
+    _extract.embeddings_response,
+    _extract.embeddings_response,  # already only what the metrics need
 )
 
 
@@ -107,11 +117,15 @@ class _Call:
                     else _stream.StreamProxy
                 )
                 self.run.suspend()
-                accumulator = acc(self.run) if acc and self.recording else None
+                accumulator = None
+                if acc is not None and (self.recording or self.run.measured):
+                    accumulator = acc(self.run, self.recording)
                 return proxy(value, self.run, accumulator, self.enriching)
             try:
                 if self.recording:
                     self.api.response(self.run, value)
+                elif self.run.measured:  # metrics count every call, sampled or not
+                    self.api.measure(self.run, value)
             finally:
                 self.run.stop()
             return value

@@ -21,8 +21,10 @@ from instrumentors import semconv
 from instrumentors.config import Settings, settings
 from instrumentors.params import truncate
 from instrumentors.session import context_with_session, current_session_id, normalize_session_id
-from instrumentors.telemetry._chat import EnrichingLLMRun, LLMRun, owning_chat
+from instrumentors.telemetry import _cost
+from instrumentors.telemetry._chat import LLMRun, owning_chat
 from instrumentors.telemetry._content import ContentPolicy, Message, ToolCallRequest
+from instrumentors.telemetry._enriching import EnrichingLLMRun
 from instrumentors.telemetry._guard import guard
 from instrumentors.telemetry._metrics import Instruments, metrics_recorded
 from instrumentors.telemetry._runs import (
@@ -223,10 +225,13 @@ class Telemetry:
             return inner
         sid, ctx = self._session_context(session_id, context)
         shape = chat_shape(operation, provider, model or None, server_address, server_port)
+        cost_parent = _cost.enclosing(ctx)  # before this span becomes the current one
         span = self._tracer.start_span(
             shape.span_name, context=ctx, kind=SpanKind.CLIENT, attributes=_chat_start(shape, sid)
         )
-        return LLMRun(span, ctx, attach, shape, self._instruments, self.content)
+        run = LLMRun(span, ctx, attach, shape, self._instruments, self.content)
+        run.cost_parent = cost_parent
+        return run
 
     def embedding(
         self,
@@ -244,12 +249,15 @@ class Telemetry:
         shape = chat_shape(
             semconv.OP_EMBEDDINGS, provider, model or None, server_address, server_port
         )
+        cost_parent = _cost.enclosing(ctx)  # before this span becomes the current one
         span = self._tracer.start_span(
             shape.span_name, context=ctx, kind=SpanKind.CLIENT, attributes=_chat_start(shape, sid)
         )
-        return EmbeddingRun(
+        run = EmbeddingRun(
             span, trace.set_span_in_context(span, ctx), attach, self._instruments, shape.metric
         )
+        run.priced_as = (shape.start, cost_parent)
+        return run
 
     def retrieval(
         self,
@@ -313,12 +321,14 @@ class Telemetry:
         span = self._tracer.start_span(
             span_name, context=ctx, kind=SpanKind.INTERNAL, attributes=attributes
         )
-        return AgentRun(
+        run = AgentRun(
             span,
             trace.set_span_in_context(span, ctx),
             attach,
             timed(self._instruments.invoke_agent_duration, metric),
         )
+        _cost.open_scope(span, run)
+        return run
 
     def step(
         self,
@@ -338,7 +348,9 @@ class Telemetry:
         span = self._tracer.start_span(
             name, context=ctx, kind=SpanKind.INTERNAL, attributes=attributes
         )
-        return StepRun(span, trace.set_span_in_context(span, ctx), attach)
+        run = StepRun(span, trace.set_span_in_context(span, ctx), attach)
+        _cost.open_scope(span, run)
+        return run
 
 
 def _add_session(attributes: dict[str, AttributeValue], sid: str | None) -> None:

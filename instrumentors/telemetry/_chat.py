@@ -11,7 +11,7 @@ context, and a second layer that starts a chat run inside it gets an
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from timeit import default_timer
 from typing import Any, Final
 
@@ -21,6 +21,7 @@ from opentelemetry.util.types import AttributeValue
 
 from instrumentors import semconv
 from instrumentors.links import registry as link_registry
+from instrumentors.telemetry import _cost
 from instrumentors.telemetry._content import (
     CapturedChat,
     ContentPolicy,
@@ -46,6 +47,13 @@ _REQUEST_KEYS: Final = (
     semconv.GEN_AI_REQUEST_STREAM,
     semconv.GEN_AI_REQUEST_TOP_K,
 )
+# Response attributes that are also dimensions of the call's metrics when present (the
+# conventions list the response model, and OpenAI's service tier and system fingerprint).
+_METRIC_RESPONSE_KEYS: Final = (
+    semconv.GEN_AI_RESPONSE_MODEL,
+    semconv.OPENAI_RESPONSE_SERVICE_TIER,
+    semconv.OPENAI_RESPONSE_SYSTEM_FINGERPRINT,
+)
 
 
 class _Published:
@@ -67,6 +75,7 @@ class LLMRun(Run):
         "_policy",
         "_published",
         "_start_s",
+        "cost_parent",
         "shape",
         "values",
     )
@@ -87,6 +96,7 @@ class LLMRun(Run):
         self._policy = policy
         self._captured: CapturedChat | None = None
         self._published: _Published | None = None
+        self.cost_parent = 0  # the span id of the run of ours that gathers this call's cost
         context = set_value(CHAT_RUN_KEY, self, set_span_in_context(span, parent))
         super().__init__(span, context, attach_now)
 
@@ -99,6 +109,16 @@ class LLMRun(Run):
     def capture_content(self) -> bool:
         """Whether message content is recorded for this call."""
         return self._policy.on
+
+    @property
+    def measured(self) -> bool:
+        """Whether this call's metrics are recorded (a MeterProvider is set).
+
+        A layer reads the response's model and usage for them even when the span does
+        not record: metrics count every call, sampled or not.
+        """
+        instruments = self._instruments
+        return instruments is not None and metrics_recorded(instruments.operation_duration)
 
     def set_request(
         self,
@@ -113,8 +133,14 @@ class LLMRun(Run):
         choice_count: int | None = None,
         stream: bool | None = None,
         top_k: float | None = None,
+        output_type: str | None = None,
+        attributes: Mapping[str, AttributeValue | None] | None = None,
     ) -> None:
-        """Request parameters (``gen_ai.request.*``)."""
+        """Request parameters (``gen_ai.request.*``, ``gen_ai.output.type``).
+
+        ``attributes``: a provider's own request attributes (named in ``semconv``, such
+        as ``openai.request.service_tier``); None values are skipped.
+        """
         given = (
             temperature,
             top_p,
@@ -132,6 +158,10 @@ class LLMRun(Run):
                 values[key] = value
         if stop_sequences:
             values[semconv.GEN_AI_REQUEST_STOP_SEQUENCES] = [str(s) for s in stop_sequences]
+        if output_type:
+            values[semconv.GEN_AI_OUTPUT_TYPE] = output_type
+        if attributes:
+            _update(values, attributes)
 
     def set_response(
         self,
@@ -139,8 +169,14 @@ class LLMRun(Run):
         response_id: str | None = None,
         model: str | None = None,
         finish_reasons: Sequence[str] | None = None,
+        attributes: Mapping[str, AttributeValue | None] | None = None,
     ) -> None:
-        """Response identity (``gen_ai.response.*``)."""
+        """Response identity (``gen_ai.response.*``).
+
+        ``attributes``: a provider's own response attributes (named in ``semconv``); the
+        ones the conventions list for metrics (OpenAI's service tier and system
+        fingerprint) also go on the call's metrics. None values are skipped.
+        """
         values = self.values
         if response_id:
             values[semconv.GEN_AI_RESPONSE_ID] = response_id
@@ -148,6 +184,8 @@ class LLMRun(Run):
             values[semconv.GEN_AI_RESPONSE_MODEL] = model
         if finish_reasons:
             values[semconv.GEN_AI_RESPONSE_FINISH_REASONS] = [str(r) for r in finish_reasons]
+        if attributes:
+            _update(values, attributes)
 
     def set_usage(
         self,
@@ -172,6 +210,13 @@ class LLMRun(Run):
             )
         if reasoning_tokens is not None:
             values[semconv.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS] = int(reasoning_tokens)
+
+    def set_cost(self, amount: float | None, currency: str = "USD") -> None:
+        """The cost the response itself carried (a gateway's); it wins over local pricing."""
+        if amount is not None:
+            self.values[semconv.GEN_AI_USAGE_COST_AMOUNT] = float(amount)
+            self.values[semconv.GEN_AI_USAGE_COST_CURRENCY] = str(currency)
+            self.values[semconv.GEN_AI_USAGE_COST_SOURCE] = semconv.COST_SOURCE_PROVIDER
 
     def record_chunk(self) -> None:
         """A streamed chunk arrived (time to first chunk; one dict lookup after the first)."""
@@ -231,12 +276,13 @@ class LLMRun(Run):
         return published
 
     def _metric_attributes(self, error_type: str | None) -> dict[str, AttributeValue]:
-        model = self.values.get(semconv.GEN_AI_RESPONSE_MODEL)
-        if model is None and error_type is None:
+        values = self.values
+        found = [key for key in _METRIC_RESPONSE_KEYS if key in values]
+        if not found and error_type is None:
             return self.shape.metric  # shared, never mutated
         attributes = dict(self.shape.metric)
-        if model is not None:
-            attributes[semconv.GEN_AI_RESPONSE_MODEL] = model
+        for key in found:
+            attributes[key] = values[key]
         if error_type is not None:
             attributes[semconv.ERROR_TYPE] = error_type
         return attributes
@@ -257,6 +303,9 @@ class LLMRun(Run):
     def _finish(self, error_type: str | None) -> None:
         self._merge_published()
         values = self.values
+        cost = _cost.price_chat(values, self.shape.start)
+        if cost is not None:
+            _cost.add(self.cost_parent, cost, model=True)
         if self._captured is not None and self.span.is_recording():
             event_attributes = {**self.shape.start, **values}
             self._captured.write(self._policy, values, event_attributes, self.context)
@@ -271,6 +320,9 @@ class LLMRun(Run):
         instruments.operation_duration.record(
             max(default_timer() - self._start_s, 0.0), attributes=attributes, context=self.context
         )
+        cost = self.values.get(semconv.GEN_AI_USAGE_COST_AMOUNT)
+        if isinstance(cost, (int, float)) and cost > 0:
+            instruments.cost.add(cost, attributes=attributes, context=self.context)
         for token_type, key in (
             (semconv.TOKEN_TYPE_INPUT, semconv.GEN_AI_USAGE_INPUT_TOKENS),
             (semconv.TOKEN_TYPE_OUTPUT, semconv.GEN_AI_USAGE_OUTPUT_TOKENS),
@@ -284,56 +336,12 @@ class LLMRun(Run):
                 )
 
 
-class EnrichingLLMRun(LLMRun):
-    """A second layer's view of a request whose ``chat`` span another layer owns.
-
-    Its setters write into the owner's publication (the owner's own values win);
-    it ends nothing and records no error: the exception reaches the owning layer,
-    which records it once.
-    """
-
-    __slots__ = ("_owner",)
-
-    def __init__(self, owner: LLMRun, policy: ContentPolicy) -> None:
-        # No span, no attach: everything points at the owner's.
-        published = owner.publication()
-        self._owner = owner
-        self.span = owner.span
-        self.context = owner.context
-        self.pending = {}
-        self.shape = owner.shape
-        self.values = published.values
-        self._policy = policy
-        self._instruments = None
-        self._captured = None
-        self._published = None
-        self._start_s = owner._start_s
-        self._finished = False
-        self._token = None
-
-    @property
-    def enriching(self) -> bool:
-        return True
-
-    def set_messages(
-        self,
-        inputs: Sequence[Message] | None = None,
-        outputs: Sequence[Message] | None = None,
-        system: Sequence[str] | None = None,
-        tool_definitions: Sequence[Any] | None = None,
-    ) -> None:
-        super().set_messages(inputs, outputs, system, tool_definitions)
-        if self._captured is not None:
-            self._owner.publication().captured = self._captured
-
-    def suspend(self) -> None:
-        return None
-
-    def fail(self, exc: BaseException, error_type: str | None = None) -> None:
-        self._finished = True  # the owning layer records the exception, once
-
-    def _end(self, error_type: str | None, message: str | None) -> None:
-        self._finished = True
+def _update(
+    values: dict[str, AttributeValue], attributes: Mapping[str, AttributeValue | None]
+) -> None:
+    for key, value in attributes.items():
+        if value is not None:
+            values[key] = value
 
 
 def owning_chat(context: Context | None) -> LLMRun | None:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Final
 
-from opentelemetry.metrics import Histogram, MeterProvider, NoOpHistogram, get_meter
+from opentelemetry.metrics import Counter, Histogram, MeterProvider, NoOpHistogram, get_meter
 from opentelemetry.semconv._incubating.metrics import gen_ai_metrics
 
+from instrumentors import semconv
 from instrumentors._compat import proxy_target
 from instrumentors.version import __version__
 
@@ -28,6 +29,7 @@ class Instruments:
     """The histograms one ``Telemetry`` records into (created once, at its start)."""
 
     __slots__ = (
+        "cost",
         "invoke_agent_duration",
         "operation_duration",
         "time_to_first_chunk",
@@ -60,6 +62,13 @@ class Instruments:
             unit="s",
             description="Measures the duration of a tool execution.",
             explicit_bucket_boundaries_advisory=DURATION_BUCKETS,
+        )
+        # Sums in a metrics backend (cost per model, service, day); same attributes as
+        # the token usage, a bounded set.
+        self.cost: Counter = meter.create_counter(
+            semconv.GEN_AI_CLIENT_OPERATION_COST,
+            unit="{USD}",
+            description="Estimated cost of GenAI client operations, in US dollars",
         )
         self.invoke_agent_duration: Histogram = meter.create_histogram(
             INVOKE_AGENT_DURATION,

@@ -21,7 +21,9 @@ from opentelemetry.util.types import AttributeValue
 from instrumentors import semconv
 from instrumentors._errors import error_type as _error_type
 from instrumentors._errors import record_exception, safe_message
+from instrumentors.cost import USD
 from instrumentors.links import registry as link_registry
+from instrumentors.telemetry import _cost
 from instrumentors.telemetry._guard import ATTR_GUARD as _ATTR_GUARD
 from instrumentors.telemetry._metrics import Instruments, metrics_recorded
 
@@ -63,6 +65,13 @@ class Run:
         """An attribute written with the span's last batch (cheaper than a write now)."""
         if value is not None:
             self.pending[key] = value
+
+    def add_cost(self, amount: float, currency: str = USD, source: str = "local") -> None:
+        """This run's own cost (a paid API a tool calls), on top of what runs under it."""
+        with _ATTR_GUARD:
+            _cost.own_cost(self.pending, amount, currency, source)
+            if currency == USD:
+                _cost.add(self.span.get_span_context().span_id, float(amount), model=False)
 
     def add_link(self, tool_call_id: str | None) -> None:
         """Link this span to the chat span that requested ``tool_call_id``, if known."""
@@ -125,6 +134,7 @@ class Run:
         span = self.span
         try:
             self._finish(error_type)
+            _cost.close(span, self.pending)
             if span.is_recording():
                 if error_type is not None:
                     self.pending[semconv.ERROR_TYPE] = error_type
@@ -208,10 +218,13 @@ class RetrievalRun(Run):
                 self.pending[semconv.GEN_AI_REQUEST_TOP_K] = int(top_k)
 
 
+_EMBEDDING_METRIC_KEYS = (semconv.GEN_AI_RESPONSE_MODEL, semconv.GEN_AI_EMBEDDINGS_DIMENSION_COUNT)
+
+
 class EmbeddingRun(_TimedRun):
     """An ``embeddings {model}`` span (operation duration and input token metrics)."""
 
-    __slots__ = ("_instruments",)
+    __slots__ = ("_instruments", "priced_as")
 
     def __init__(
         self,
@@ -222,9 +235,16 @@ class EmbeddingRun(_TimedRun):
         metric_attributes: dict[str, AttributeValue],
     ) -> None:
         self._instruments = instruments
+        # (the span's start attributes: provider and model, the run that gathers its cost)
+        self.priced_as: tuple[dict[str, AttributeValue], int] | None = None
         super().__init__(
             span, context, attach_now, timed(instruments.operation_duration, metric_attributes)
         )
+
+    @property
+    def measured(self) -> bool:
+        """Whether this call's metrics are recorded: read the response for them, sampled or not."""
+        return self._metric is not None
 
     def set_request(
         self, *, encoding_formats: list[str] | None = None, dimensions: int | None = None
@@ -253,13 +273,19 @@ class EmbeddingRun(_TimedRun):
                 self.pending[semconv.GEN_AI_EMBEDDINGS_DIMENSION_COUNT] = int(dimension)
 
     def _finish(self, error_type: str | None) -> None:
+        if self.priced_as is not None:
+            start, cost_parent = self.priced_as
+            cost = _cost.price_chat(self.pending, start)
+            if cost is not None:
+                _cost.add(cost_parent, cost, model=True)
         metric = self._metric
         if metric is None:
             return
         _, attributes = metric
-        model = self.pending.get(semconv.GEN_AI_RESPONSE_MODEL)
-        if model is not None:
-            attributes = {**attributes, semconv.GEN_AI_RESPONSE_MODEL: model}
+        # The response model and the vector size are dimensions of the metrics too.
+        found = {k: self.pending[k] for k in _EMBEDDING_METRIC_KEYS if k in self.pending}
+        if found:
+            attributes = {**attributes, **found}
             self._metric = (metric[0], attributes)
         self._record_duration(error_type)
         tokens = self.pending.get(semconv.GEN_AI_USAGE_INPUT_TOKENS)

@@ -59,6 +59,7 @@ class Usage:
     cached_tokens: int = 0
     reasoning_tokens: int = 0
     cache_write_tokens: int | None = None
+    cost: float | None = None  # a gateway's price of the call (OpenRouter's usage.cost)
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,9 @@ class Reply:
     chunk_size: int = 4  # characters per streamed text / arguments delta
     stream_error: str | None = None  # an error event after the streamed content
     endpoint: str | None = None  # "chat/completions", "responses", "embeddings" or any
+    # Top-level fields added to a chat completion (and each of its chunks) or a Responses
+    # response, e.g. {"service_tier": "default", "system_fingerprint": "fp_1"}.
+    extra: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
     def tools(cls, *calls: ToolCall, text: str | None = None, **kwargs: Any) -> Reply:
@@ -211,7 +215,8 @@ class FakeOpenAIServer:
     def _chat_base(self, reply: Reply, body: Mapping[str, Any], kind: str) -> dict[str, Any]:
         model = reply.model or body.get("model", "fake-model")
         rid = reply.id or self._new_id("chatcmpl-")
-        return {"id": rid, "object": kind, "created": int(time.time()), "model": model}
+        created = int(time.time())
+        return {"id": rid, "object": kind, "created": created, "model": model, **reply.extra}
 
     def chat_events(self, reply: Reply, body: Mapping[str, Any]) -> Iterator[Any]:
         """The ``chat.completion.chunk`` SSE payloads, ending with ``[DONE]``."""
@@ -246,7 +251,7 @@ class FakeOpenAIServer:
             "status": "incomplete" if incomplete else "completed",
             "incomplete_details": {"reason": incomplete} if incomplete else None,
             "output": _response_items(reply, final=True), "usage": usage,
-            "parallel_tool_calls": True, "tool_choice": "auto", "tools": [],
+            "parallel_tool_calls": True, "tool_choice": "auto", "tools": [], **reply.extra,
         }  # fmt: skip
 
     def response_events(self, reply: Reply, body: Mapping[str, Any]) -> Iterator[Any]:
@@ -306,13 +311,14 @@ def _usage(usage: Usage, chat: bool) -> dict[str, Any]:
     if usage.cache_write_tokens is not None:
         details["cache_write_tokens"] = usage.cache_write_tokens
     given, made = ("prompt", "completion") if chat else ("input", "output")
-    return {
+    fields = {
         f"{given}_tokens": usage.input_tokens,
         f"{made}_tokens": usage.output_tokens,
         "total_tokens": usage.input_tokens + usage.output_tokens,
         f"{given}_tokens_details": details,
         f"{made}_tokens_details": {"reasoning_tokens": usage.reasoning_tokens},
     }
+    return fields if usage.cost is None else {**fields, "cost": usage.cost}
 
 
 def _response_items(reply: Reply, final: bool) -> list[dict[str, Any]]:

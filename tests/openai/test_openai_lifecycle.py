@@ -28,7 +28,7 @@ from tests.fakes.openai_server import Reply, ToolCall
 
 pytest.importorskip("openai.types.chat")
 
-from instrumentors.openai import _client, _extract, _stream, _wrappers
+from instrumentors.openai import _client, _extract, _request, _stream, _wrappers
 
 
 def _targets() -> dict[tuple[type, str], Any]:
@@ -134,7 +134,7 @@ def _boom(*args: Any, **kwargs: Any) -> Any:
     ("owner", "name", "spans"),
     [
         (_client, "client_info", 0),  # starting the span fails: no span, call unaffected
-        (_extract, "_idempotency_key", 1),  # reading the request fails
+        (_request, "_idempotency_key", 1),  # reading the request fails
         (_extract, "chat_usage", 1),  # reading the response fails
         (_client, "on_retry", 1),  # the retry hook fails
         (_stream.ChatAccumulator, "add", 1),  # a stream chunk fails

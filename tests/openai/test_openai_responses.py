@@ -117,8 +117,13 @@ def test_responses_content_under_capture(exporter, capture, client, server) -> N
     (span,) = exporter.get_finished_spans()
     inputs = span.attributes[GenAI.GEN_AI_INPUT_MESSAGES]
     outputs = json.loads(span.attributes[GenAI.GEN_AI_OUTPUT_MESSAGES])
-    for sentinel in ("instr-sentinel-1", "in-sentinel-2", "result-sentinel-3"):
+    for sentinel in ("in-sentinel-2", "result-sentinel-3"):
         assert sentinel in inputs
+    # The instructions are the system instructions, not a message of the conversation.
+    assert "instr-sentinel-1" not in inputs
+    assert json.loads(span.attributes[GenAI.GEN_AI_SYSTEM_INSTRUCTIONS]) == [
+        {"type": "text", "content": "instr-sentinel-1"}
+    ]
     assert "out-text-12" in json.dumps(outputs)
     assert "Paris" in json.dumps(outputs)
 
