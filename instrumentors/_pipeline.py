@@ -53,7 +53,10 @@ def run_bounded(work: Callable[[], object], timeout: float, name: str) -> bool:
         finally:
             finished.set()
 
-    threading.Thread(target=target, name=name, daemon=True).start()
+    try:
+        threading.Thread(target=target, name=name, daemon=True).start()
+    except RuntimeError:  # the interpreter is shutting down (3.12+: no new threads in exit
+        target()  # hooks): the work runs here, bounded only by the exporters' own timeouts
     return finished.wait(max(timeout, 0.0))
 
 

@@ -62,14 +62,29 @@ class Sink:
             if len(self._queue) >= MAX_QUEUED_TEXTS or self._chars + len(text) > MAX_QUEUED_CHARS:
                 self.dropped_lines += _line_count(text)
                 return
-            self._queue.append(text)
-            self._chars += len(text)
-            if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._drain, name="instrumentors-sink", daemon=True
-                )
-                self._thread.start()
-            self._cond.notify()
+            if self._thread is None and not self._start_thread():
+                inline = True  # no thread can start now: written here, below
+            else:
+                inline = False
+                self._queue.append(text)
+                self._chars += len(text)
+                self._cond.notify()
+        if inline:
+            try:
+                self._write_fd(text)
+            except Exception:
+                _logger.debug("the sink could not write", exc_info=True)
+
+    def _start_thread(self) -> bool:
+        """Start the writer thread (under the lock); False when the interpreter is shutting
+        down (Python 3.12+ refuses new threads in exit hooks)."""
+        thread = threading.Thread(target=self._drain, name="instrumentors-sink", daemon=True)
+        try:
+            thread.start()
+        except RuntimeError:
+            return False
+        self._thread = thread
+        return True
 
     def flush(self, timeout: float) -> bool:
         """Wait up to ``timeout`` seconds for the queue to be written; what is left is dropped."""
