@@ -16,6 +16,7 @@ import re
 import shutil
 import subprocess
 import sys
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -155,6 +156,9 @@ def test_zero_code(user: User) -> None:
 def test_installing_the_distribution_with_extras(user: User) -> None:
     user.wheels.mkdir(exist_ok=True)
     user.run(f"python3 -m pip wheel --no-deps -q -w {user.wheels} {ROOT}", cwd=ROOT)
+    (wheel,) = user.wheels.glob("agent_instrumentors-*.whl")
+    with zipfile.ZipFile(wheel) as archive:  # the license travels with the wheel
+        assert any(name.endswith("licenses/LICENSE") for name in archive.namelist())
     for command in sorted(set(DISTRIBUTION_INSTALL.findall(README))):
         user.run(command, PIP_FIND_LINKS=f"{user.wheels} {os.environ.get('PIP_FIND_LINKS', '')}")
     check = "import instrumentors, grpc, celery, redis, sqlalchemy; print('ok')"
