@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 I = TypeVar("I")  # noqa: E741 - an instrumentor
@@ -21,4 +22,16 @@ def reinstrumenting(instrumentor: I) -> Iterator[Callable[..., I]]:
 
     yield apply
     if target.is_instrumented_by_opentelemetry:
+        target.uninstrument()
+
+
+@contextmanager
+def instrumenting(instrumentor: I, **kwargs: Any) -> Iterator[I]:
+    """Instrumented (``kwargs`` to ``instrument()``) for the ``with`` block, uninstrumented after,
+    however the block ends."""
+    target: Any = instrumentor
+    target.instrument(**kwargs)
+    try:
+        yield instrumentor
+    finally:
         target.uninstrument()

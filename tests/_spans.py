@@ -32,6 +32,24 @@ def one(spans: Sequence[ReadableSpan], name: str) -> ReadableSpan:
     return span
 
 
+def events(span: ReadableSpan, name: str) -> list[dict[str, Any]]:
+    """Attributes of the span's events called ``name``, in order."""
+    return [dict(e.attributes or {}) for e in span.events if e.name == name]
+
+
+def all_strings(span: ReadableSpan) -> str:
+    """Every attribute and event value of the span, as one string (for leak checks)."""
+    values = [str(v) for v in (span.attributes or {}).values()]
+    for event in span.events:
+        values.extend(str(v) for v in (event.attributes or {}).values())
+    return "\n".join(values)
+
+
+def chat_spans(spans: Any) -> list[ReadableSpan]:
+    """The ``chat`` spans among ``spans`` (a model layer's, an SDK's or a framework's)."""
+    return [s for s in spans if (s.attributes or {}).get("gen_ai.operation.name") == "chat"]
+
+
 def parent_of(span: ReadableSpan, spans: Sequence[ReadableSpan]) -> ReadableSpan | None:
     """The finished span that is ``span``'s parent, if any."""
     if span.parent is None:

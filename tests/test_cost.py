@@ -13,6 +13,7 @@ import pytest
 import instrumentors
 from instrumentors import cost, semconv
 from instrumentors.telemetry import Telemetry
+from tests._instrumenting import instrumenting
 
 genai_prices = pytest.importorskip("genai_prices")
 
@@ -236,27 +237,19 @@ def test_streamed_openai_call_priced_from_the_last_chunk(exporter) -> None:
     from instrumentors.openai import OpenAIInstrumentor
     from tests.fakes.openai_server import FakeOpenAIServer, Reply, Usage
 
-    instrumentor = OpenAIInstrumentor()
-    instrumentor.instrument()
-    try:
-        with FakeOpenAIServer() as server:
-            server.script(
-                Reply(
-                    text="hi", usage=Usage(input_tokens=1500, output_tokens=40, cached_tokens=1024)
-                )
-            )
-            client = openai.OpenAI(base_url=server.base_url, api_key="k", max_retries=0)
-            stream = client.chat.completions.create(
-                model="gpt-4o-mini",
-                messages=[{"role": "user", "content": "hi"}],
-                stream=True,
-                stream_options={"include_usage": True},
-            )
-            for _ in stream:
-                pass
-            client.close()
-    finally:
-        instrumentor.uninstrument()
+    usage = Usage(input_tokens=1500, output_tokens=40, cached_tokens=1024)
+    with instrumenting(OpenAIInstrumentor()), FakeOpenAIServer() as server:
+        server.script(Reply(text="hi", usage=usage))
+        client = openai.OpenAI(base_url=server.base_url, api_key="k", max_retries=0)
+        stream = client.chat.completions.create(
+            model="gpt-4o-mini",
+            messages=[{"role": "user", "content": "hi"}],
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+        for _ in stream:
+            pass
+        client.close()
     (span,) = exporter.get_finished_spans()
     expected = library(
         "gpt-4o-mini", "openai", input_tokens=1500, output_tokens=40, cache_read_tokens=1024

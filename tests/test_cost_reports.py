@@ -13,6 +13,7 @@ from instrumentors import cost, semconv
 from instrumentors.export import render_trace
 from instrumentors.sli import Objective, SLIProcessor
 from instrumentors.telemetry import Telemetry
+from tests._instrumenting import instrumenting
 
 genai_prices = pytest.importorskip("genai_prices")
 
@@ -148,20 +149,15 @@ def test_a_gateway_reported_cost_wins_over_local_prices(exporter) -> None:
     from instrumentors.openai import OpenAIInstrumentor
     from tests.fakes.openai_server import FakeOpenAIServer, Reply, Usage
 
-    instrumentor = OpenAIInstrumentor()
-    instrumentor.instrument()
-    try:
-        with FakeOpenAIServer() as server:
-            server.script(Reply(usage=Usage(input_tokens=1000, output_tokens=500, cost=0.0042)))
-            server.script(Reply(usage=Usage(input_tokens=1000, output_tokens=500)))
-            client = openai.OpenAI(base_url=server.base_url, api_key="k", max_retries=0)
-            for _ in range(2):
-                client.chat.completions.create(
-                    model="model-a", messages=[{"role": "user", "content": "hi"}]
-                )
-            client.close()
-    finally:
-        instrumentor.uninstrument()
+    with instrumenting(OpenAIInstrumentor()), FakeOpenAIServer() as server:
+        server.script(Reply(usage=Usage(input_tokens=1000, output_tokens=500, cost=0.0042)))
+        server.script(Reply(usage=Usage(input_tokens=1000, output_tokens=500)))
+        client = openai.OpenAI(base_url=server.base_url, api_key="k", max_retries=0)
+        for _ in range(2):
+            client.chat.completions.create(
+                model="model-a", messages=[{"role": "user", "content": "hi"}]
+            )
+        client.close()
     gateway, local = exporter.get_finished_spans()
     assert gateway.attributes[semconv.GEN_AI_USAGE_COST_AMOUNT] == 0.0042
     assert gateway.attributes[semconv.GEN_AI_USAGE_COST_SOURCE] == "provider"
@@ -176,15 +172,10 @@ def test_langchain_chat_model_calls_are_priced(exporter) -> None:
     from instrumentors.langchain import LangChainInstrumentor
     from tests.fakes.openai_server import FakeOpenAIServer, Reply, Usage
 
-    instrumentor = LangChainInstrumentor()
-    instrumentor.instrument()
-    try:
-        with FakeOpenAIServer() as server:
-            server.script(Reply(usage=Usage(input_tokens=1000, output_tokens=500)))
-            llm = ChatOpenAI(model="model-b", base_url=server.base_url, api_key="k")
-            llm.invoke("hi")
-    finally:
-        instrumentor.uninstrument()
+    with instrumenting(LangChainInstrumentor()), FakeOpenAIServer() as server:
+        server.script(Reply(usage=Usage(input_tokens=1000, output_tokens=500)))
+        llm = ChatOpenAI(model="model-b", base_url=server.base_url, api_key="k")
+        llm.invoke("hi")
     (chat,) = [s for s in exporter.get_finished_spans() if s.name.startswith("chat")]
     assert chat.attributes[semconv.GEN_AI_USAGE_COST_AMOUNT] == pytest.approx(0.015)
 
@@ -194,19 +185,14 @@ def test_embeddings_are_priced_and_rolled_up(exporter) -> None:
     from instrumentors.openai import OpenAIInstrumentor
     from tests.fakes.openai_server import FakeOpenAIServer, Reply, Usage
 
-    instrumentor = OpenAIInstrumentor()
-    instrumentor.instrument()
     tel = Telemetry("t")
-    try:
-        with FakeOpenAIServer() as server:
-            server.script(Reply(usage=Usage(input_tokens=200_000)))
-            client = openai.OpenAI(base_url=server.base_url, api_key="k", max_retries=0)
-            agent = tel.agent("indexer")
-            client.embeddings.create(model="text-embedding-3-small", input="some text")
-            agent.stop()
-            client.close()
-    finally:
-        instrumentor.uninstrument()
+    with instrumenting(OpenAIInstrumentor()), FakeOpenAIServer() as server:
+        server.script(Reply(usage=Usage(input_tokens=200_000)))
+        client = openai.OpenAI(base_url=server.base_url, api_key="k", max_retries=0)
+        agent = tel.agent("indexer")
+        client.embeddings.create(model="text-embedding-3-small", input="some text")
+        agent.stop()
+        client.close()
     embedding, run = exporter.get_finished_spans()
     expected = float(
         genai_prices.calc_price(
@@ -224,12 +210,8 @@ def test_a_model_layer_loads_the_prices_in_the_background(monkeypatch) -> None:
     from instrumentors.openai import OpenAIInstrumentor
 
     monkeypatch.setattr(cost, "_warming", None)
-    instrumentor = OpenAIInstrumentor()
-    instrumentor.instrument()
-    try:
+    with instrumenting(OpenAIInstrumentor()):
         thread = cost._warming
         assert thread is not None and thread.daemon
         thread.join(60)
         assert "genai_prices" in sys.modules
-    finally:
-        instrumentor.uninstrument()

@@ -6,31 +6,22 @@ SDK's own tracing is at its default there (the global provider is ours).
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
-import textwrap
+from typing import Any
 
 import pytest
 
+from tests._layer_checks import run_fresh
 from tests.fakes.anthropic_server import FakeAnthropicServer, Reply
 
 pytest.importorskip("anthropic")
 
-SCRIPT = textwrap.dedent(
-    """
-    import json, sys
+# After IN_MEMORY_TRACING (``exporter``, ``provider``); argv: the server's URL, the mode.
+SCRIPT = """
     from opentelemetry import trace
-    from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
     from instrumentors.anthropic import AnthropicInstrumentor
 
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
     trace.set_tracer_provider(provider)
     instrumentor = AnthropicInstrumentor()
     instrumentor.instrument()
@@ -52,30 +43,20 @@ SCRIPT = textwrap.dedent(
         for s in exporter.get_finished_spans()
     ]
     print(json.dumps({"early": imported_early, "spans": spans}))
-    """
-)
+"""
 
 
-def _run(mode: str) -> dict[str, object]:
+def _run(mode: str) -> dict[str, Any]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANTHROPIC_")}
     with FakeAnthropicServer() as server:
         server.script(Reply.rate_limited(retry_after=0.01), Reply(), Reply(chunk_size=1))
-        out = subprocess.run(
-            [sys.executable, "-c", SCRIPT, server.base_url, mode],
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=120,
-            env=env,
-        )
-    result: dict[str, object] = json.loads(out.stdout.strip().splitlines()[-1])
-    return result
+        return run_fresh(SCRIPT, server.base_url, mode, env=env)
 
 
 def test_instrumenting_first_patches_anthropic_when_it_is_imported() -> None:
     result = _run("keep")
     assert result["early"] is False
-    chat, streamed = result["spans"]  # type: ignore[misc]
+    chat, streamed = result["spans"]
     assert chat == {
         "name": "chat m",
         "scope": "instrumentors.anthropic",
@@ -88,4 +69,4 @@ def test_uninstrument_before_the_import_cancels() -> None:
     result = _run("cancel")
     assert result["early"] is False
     # Only what the SDK makes of itself, where it traces itself.
-    assert all(s["scope"] == "com.anthropic.sdk.python" for s in result["spans"])  # type: ignore[attr-defined,index]
+    assert all(s["scope"] == "com.anthropic.sdk.python" for s in result["spans"])

@@ -3,27 +3,28 @@
 from __future__ import annotations
 
 import gc
-import importlib
 import logging
-import subprocess
-import sys
-import threading
-from importlib.metadata import entry_points
-from typing import Any
 
 import pytest
 from ant_support import MESSAGES, MODEL, SDK_SCOPE, chat_spans, create, events
 from opentelemetry import trace
 from opentelemetry.instrumentation.utils import suppress_instrumentation
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import StatusCode
 
 from instrumentors import semconv
-from instrumentors._patching import attribute_exists
 from instrumentors.anthropic import AnthropicInstrumentor
 from instrumentors.telemetry import Telemetry
+from tests._instrumenting import instrumenting
+from tests._layer_checks import (
+    boom,
+    holds,
+    holds_none_of,
+    imports_in_fresh_interpreter,
+    own_provider,
+    patched_originals,
+    registered_instrumentor,
+)
+from tests._threads import run_in_threads
 from tests.fakes.anthropic_server import Reply, ToolUse
 
 anthropic = pytest.importorskip("anthropic")
@@ -31,29 +32,12 @@ anthropic = pytest.importorskip("anthropic")
 from instrumentors.anthropic import _client, _compat, _extract, _stream, _wrappers  # noqa: E402
 
 
-def _targets() -> dict[tuple[Any, str], Any]:
-    """Every (owner, attribute) we patch in this SDK version -> the original."""
-    found = {}
-    for row in _wrappers.PATCHES:
-        if attribute_exists(row.module, row.attribute):
-            *owner_path, name = row.attribute.split(".")
-            owner: Any = importlib.import_module(row.module)
-            for part in owner_path:
-                owner = getattr(owner, part)
-            found[(owner, name)] = vars(owner)[name]
-    return found
-
-
 def test_uninstrument_restores_the_original_functions(exporter, client) -> None:
-    originals = _targets()
+    originals = patched_originals(_wrappers.PATCHES)
     assert len(originals) >= 12 + 1  # create, count_tokens, stream x 4; the retry hook
-    instrumentor = AnthropicInstrumentor()
-    instrumentor.instrument()
-    try:
-        assert all(vars(owner)[n] is not f for (owner, n), f in originals.items())
-    finally:
-        instrumentor.uninstrument()
-    assert all(vars(owner)[n] is f for (owner, n), f in originals.items())
+    with instrumenting(AnthropicInstrumentor()):
+        assert holds_none_of(originals)
+    assert holds(originals)
     create(client)
     assert [
         s for s in exporter.get_finished_spans() if s.instrumentation_scope.name != SDK_SCOPE
@@ -61,17 +45,13 @@ def test_uninstrument_restores_the_original_functions(exporter, client) -> None:
 
 
 def test_instrument_twice_gives_one_span_per_request(exporter, client) -> None:
-    originals = _targets()
-    instrumentor = AnthropicInstrumentor()
-    instrumentor.instrument()
-    AnthropicInstrumentor().instrument()
-    instrumentor._instrument()  # even past BaseInstrumentor's own guard
-    try:
+    originals = patched_originals(_wrappers.PATCHES)
+    with instrumenting(AnthropicInstrumentor()) as instrumentor:
+        AnthropicInstrumentor().instrument()
+        instrumentor._instrument()  # even past BaseInstrumentor's own guard
         create(client)
         assert len(exporter.get_finished_spans()) == 1
-    finally:
-        instrumentor.uninstrument()
-    assert all(vars(owner)[n] is f for (owner, n), f in originals.items())
+    assert holds(originals)
 
 
 def test_cycles(exporter, client) -> None:
@@ -85,13 +65,8 @@ def test_cycles(exporter, client) -> None:
 
 
 def test_registered_as_entry_point_and_lazy() -> None:
-    (ep,) = [
-        e for e in entry_points(group="opentelemetry_instrumentor") if e.name == "agent_anthropic"
-    ]
-    assert ep.load() is AnthropicInstrumentor
-    code = "import sys, instrumentors.anthropic; print('anthropic' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
+    assert registered_instrumentor("agent_anthropic") is AnthropicInstrumentor
+    assert not imports_in_fresh_interpreter("instrumentors.anthropic", "anthropic")
 
 
 # ----------------------------------------------------------------------------- the SDK's own spans
@@ -188,9 +163,7 @@ def test_unsampled(exporter, unsampled, instrumented, client, server) -> None:
 
 
 def test_spans_go_to_the_given_tracer_provider(exporter, instrument, client) -> None:
-    own = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(own))
+    provider, own = own_provider()
     instrument(tracer_provider=provider)
     create(client)
     (span,) = own.get_finished_spans()
@@ -199,10 +172,6 @@ def test_spans_go_to_the_given_tracer_provider(exporter, instrument, client) -> 
 
 
 # ----------------------------------------------------------------------------- safety
-
-
-def _boom(*args: Any, **kwargs: Any) -> Any:
-    raise RuntimeError("telemetry bug")
 
 
 @pytest.mark.parametrize(
@@ -219,7 +188,7 @@ def _boom(*args: Any, **kwargs: Any) -> Any:
 def test_a_telemetry_bug_does_not_break_the_call(
     exporter, instrumented, client, server, monkeypatch, caplog, owner, name, spans
 ) -> None:
-    monkeypatch.setattr(owner, name, _boom)
+    monkeypatch.setattr(owner, name, boom)
     server.script(Reply.rate_limited(retry_after=0.01), Reply.tools(ToolUse("f", id="c1")))
     with caplog.at_level(logging.DEBUG, logger="instrumentors"):
         message = create(client)
@@ -237,7 +206,7 @@ def test_a_telemetry_bug_does_not_break_the_call(
 def test_a_telemetry_bug_on_the_error_path_keeps_the_users_exception(
     exporter, instrumented, client, server, monkeypatch
 ) -> None:
-    monkeypatch.setattr(_client, "on_error", _boom)
+    monkeypatch.setattr(_client, "on_error", boom)
     server.script(Reply.failure(400))
     with pytest.raises(anthropic.BadRequestError):
         create(client.with_options(max_retries=0))
@@ -248,10 +217,10 @@ def test_a_telemetry_bug_on_the_error_path_keeps_the_users_exception(
 @pytest.mark.parametrize(
     ("name", "broken"),
     [
-        ("record_chunk", _boom),
-        ("finished", property(_boom)),
-        ("set_response", _boom),
-        ("register_tool_calls", _boom),
+        ("record_chunk", boom),
+        ("finished", property(boom)),
+        ("set_response", boom),
+        ("register_tool_calls", boom),
     ],
 )
 def test_a_core_bug_stays_out_of_the_users_call_and_loop(
@@ -326,11 +295,7 @@ def test_threads(exporter, instrumented, client) -> None:
         with tracer.start_as_current_span(f"agent {i}"):
             create(client)
 
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    assert run_in_threads(work, 4) == []
     spans = exporter.get_finished_spans()
     agents = {s.context.span_id for s in spans if s.name.startswith("agent")}
     chats = chat_spans(spans)

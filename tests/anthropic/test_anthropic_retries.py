@@ -2,26 +2,18 @@
 
 from __future__ import annotations
 
-import socket
-from typing import Any
-
 import pytest
 from ant_support import MESSAGES, MODEL, create, events
 from opentelemetry.trace import StatusCode
 
 from instrumentors import semconv
+from tests._layer_checks import exceptions_seen_inside, free_port
 from tests.fakes.anthropic_server import Reply
 
 anthropic = pytest.importorskip("anthropic")
 
 RETRY = semconv.EVENT_RETRY_ATTEMPTED
 RATE_LIMIT = semconv.EVENT_RATE_LIMIT_INVOKED
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.mark.parametrize("status", [429, 529])
@@ -109,7 +101,7 @@ def test_status_errors(exporter, instrumented, client, server, reply, error) -> 
 
 
 def test_connection_error_after_retries(exporter, instrumented) -> None:
-    port = _free_port()  # nothing listens there
+    port = free_port()  # nothing listens there
     sdk = anthropic.Anthropic(base_url=f"http://127.0.0.1:{port}", api_key="k", max_retries=1)
     with pytest.raises(anthropic.APIConnectionError):
         create(sdk)
@@ -121,28 +113,16 @@ def test_connection_error_after_retries(exporter, instrumented) -> None:
 
 
 def test_the_user_gets_the_same_exception_object(exporter, client, server, instrument) -> None:
-    import wrapt
     from anthropic.resources.messages.messages import Messages
 
-    seen: list[BaseException] = []
-
-    def recorder(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+    with exceptions_seen_inside(Messages, "create") as seen:
+        instrumentor = instrument()
         try:
-            return wrapped(*args, **kwargs)
-        except BaseException as exc:
-            seen.append(exc)
-            raise
-
-    original = Messages.__dict__["create"]
-    wrapt.wrap_function_wrapper(Messages, "create", recorder)  # inside ours
-    instrumentor = instrument()
-    try:
-        server.script(Reply.rate_limited())
-        with pytest.raises(anthropic.RateLimitError) as caught:
-            create(client.with_options(max_retries=0))
-    finally:
-        instrumentor.uninstrument()
-        Messages.create = original
+            server.script(Reply.rate_limited())
+            with pytest.raises(anthropic.RateLimitError) as caught:
+                create(client.with_options(max_retries=0))
+        finally:
+            instrumentor.uninstrument()
     assert seen == [caught.value]
     assert seen[0] is caught.value
 

@@ -19,17 +19,26 @@ Routes: ``POST /v1/messages`` (JSON, or SSE for ``"stream": true``: ``message_st
 ``POST /v1/messages/count_tokens``, Bedrock's ``/model/{model}/invoke`` (JSON) and
 Vertex's ``...:rawPredict`` / ``...:streamRawPredict``. Scripted replies are used in
 order; unscripted requests get ``Reply()``. ``server.requests`` records every request.
+
+The server itself (lifecycle, script, request log, JSON and SSE plumbing) is
+``_fake_http``'s; this module holds the wire format.
 """
 
 from __future__ import annotations
 
-import itertools
 import json
-import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from tests.fakes._fake_http import (
+    FakeHandler,
+    FakeHTTPServer,
+    RecordedRequest,
+    ScriptedReply,
+    pieces,
+    sse_frame,
+)
 
 DEFAULT_TEXT = "Hello from the fake Claude."
 _ERROR_TYPES = {
@@ -63,8 +72,12 @@ class Usage:
 
 
 @dataclass(frozen=True)
-class Reply:
-    """One scripted answer: content blocks (rendered as JSON or SSE), or an HTTP error."""
+class Reply(ScriptedReply):
+    """One scripted answer: content blocks (rendered as JSON or SSE), or an HTTP error.
+
+    ``status``, ``headers``, ``delay``, ``chunk_delay`` and ``stream_error`` (an
+    ``error`` event, overloaded, after the content) are keyword-only (``ScriptedReply``).
+    """
 
     text: str | None = DEFAULT_TEXT
     tool_uses: Sequence[ToolUse] = ()
@@ -74,13 +87,7 @@ class Reply:
     usage: Usage = field(default_factory=Usage)
     model: str | None = None  # default: the request's model
     id: str | None = None  # default: msg_<n>
-    status: int = 200
-    error: str = "scripted error"
-    headers: Mapping[str, str] = field(default_factory=dict)
-    delay: float = 0.0  # seconds before the response starts (timeouts)
-    chunk_delay: float = 0.0  # seconds between SSE events
     chunk_size: int = 4  # characters per streamed text / JSON delta
-    stream_error: str | None = None  # an ``error`` event (overloaded) after the content
     truncate: bool = False  # the stream stops before message_delta / message_stop
     malformed: bool = False  # a data line that is not JSON after message_start
     input_tokens: int = 42  # what count_tokens answers
@@ -89,21 +96,6 @@ class Reply:
     def tools(cls, *uses: ToolUse, text: str | None = None, **kwargs: Any) -> Reply:
         """A reply with these tool uses (no text unless given)."""
         return cls(text=text, tool_uses=tuple(uses), **kwargs)
-
-    @classmethod
-    def failure(cls, status: int, message: str = "scripted error", **kwargs: Any) -> Reply:
-        """An HTTP error; ``retry_after=`` (s) / ``retry_after_ms=`` set the retry headers."""
-        headers = dict(kwargs.pop("headers", {}))
-        for key, header in (("retry_after", "retry-after"), ("retry_after_ms", "retry-after-ms")):
-            value = kwargs.pop(key, None)
-            if value is not None:
-                headers[header] = f"{value:g}"
-        return cls(status=status, error=message, headers=headers, **kwargs)
-
-    @classmethod
-    def rate_limited(cls, **kwargs: Any) -> Reply:
-        """A 429 ``rate_limit_error``."""
-        return cls.failure(429, "Rate limit reached", **kwargs)
 
     @classmethod
     def overloaded(cls, **kwargs: Any) -> Reply:
@@ -116,78 +108,40 @@ class Reply:
         return self.stop_reason or ("tool_use" if client_tools else "end_turn")
 
 
-@dataclass(frozen=True)
-class RecordedRequest:
-    """A request the server received (headers lower-cased)."""
+class _Handler(FakeHandler[Reply, RecordedRequest]):
+    request_id_header = "request-id"
+    fake: FakeAnthropicServer
 
-    method: str
-    path: str
-    headers: Mapping[str, str]
-    json: Any
+    def _respond(self, request: RecordedRequest, reply: Reply, body: dict[str, Any]) -> None:
+        endpoint, model, streamed = _route(request.path)
+        if reply.status >= 400:
+            kind = _ERROR_TYPES.get(reply.status, "api_error")
+            error = {"type": "error", "error": {"type": kind, "message": reply.error}}
+            return self._json(reply.status, error, reply.headers)
+        if endpoint == "count_tokens":
+            return self._json(200, {"input_tokens": reply.input_tokens}, reply.headers)
+        if endpoint != "messages":
+            missing = {"type": "not_found_error", "message": request.path}
+            return self._json(404, {"type": "error", "error": missing})
+        if not (body.get("stream") or streamed):
+            return self._json(200, self.fake.message(reply, body, model), reply.headers)
+        events = self.fake.events(reply, body, model)
+        return self._sse((sse_frame(data, _event_name(data)) for data in events), reply)
 
-    @property
-    def retry_count(self) -> int:
-        """The SDK's attempt counter (``x-stainless-retry-count``), 0 when absent."""
-        return int(self.headers.get("x-stainless-retry-count", "0") or 0)
+
+def _event_name(data: Any) -> str:
+    """The SSE event name: the payload's type (a malformed line claims to be a delta)."""
+    return "content_block_delta" if isinstance(data, str) else str(data["type"])
 
 
-def _pieces(text: str, size: int) -> list[str]:
-    return [text[i : i + size] for i in range(0, len(text), max(1, size))] or [""]
+class FakeAnthropicServer(FakeHTTPServer[Reply, RecordedRequest]):
+    """The server; ``with FakeAnthropicServer() as s:`` starts and stops it.
 
+    ``base_url`` is ``http://127.0.0.1:<port>`` (the SDK adds ``/v1/messages``).
+    """
 
-class FakeAnthropicServer:
-    """The server; ``with FakeAnthropicServer() as s:`` starts and stops it."""
-
-    def __init__(self, host: str = "127.0.0.1") -> None:
-        self.host = host
-        self.requests: list[RecordedRequest] = []
-        self._queue: list[Reply] = []
-        self._lock = threading.Lock()
-        self._ids = itertools.count(1)
-        self._stopping = threading.Event()
-        self._httpd: ThreadingHTTPServer | None = None
-
-    def start(self) -> FakeAnthropicServer:
-        handler = type("_BoundHandler", (_Handler,), {"fake": self})
-        self._httpd = httpd = ThreadingHTTPServer((self.host, 0), handler)
-        httpd.daemon_threads = True
-        threading.Thread(target=httpd.serve_forever, args=(0.02,), daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        self._stopping.set()
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-            self._httpd = None
-
-    def __enter__(self) -> FakeAnthropicServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        return int(self._httpd.server_address[1]) if self._httpd else 0
-
-    @property
-    def base_url(self) -> str:
-        """``http://127.0.0.1:<port>`` (the SDK adds ``/v1/messages``)."""
-        return f"http://{self.host}:{self.port}"
-
-    def script(self, *replies: Reply) -> None:
-        """Queue replies for the next requests, in order."""
-        with self._lock:
-            self._queue.extend(replies)
-
-    def _next_reply(self, request: RecordedRequest) -> Reply:
-        with self._lock:
-            self.requests.append(request)
-            return self._queue.pop(0) if self._queue else Reply()
-
-    def new_id(self, prefix: str) -> str:
-        return f"{prefix}{next(self._ids)}"
+    handler = _Handler
+    reply_type = Reply
 
     def blocks(self, reply: Reply) -> list[dict[str, Any]]:
         """The content blocks of the reply, in order: thinking, text, tool uses (+ results)."""
@@ -260,16 +214,16 @@ def _block_events(index: int, block: dict[str, Any], size: int) -> Iterator[dict
     kind = block["type"]
     if kind == "text":
         yield _start(index, {"type": "text", "text": ""})
-        for piece in _pieces(block["text"], size):
+        for piece in pieces(block["text"], size):
             yield _delta(index, {"type": "text_delta", "text": piece})
     elif kind == "thinking":
         yield _start(index, {"type": "thinking", "thinking": "", "signature": ""})
-        for piece in _pieces(block["thinking"], size):
+        for piece in pieces(block["thinking"], size):
             yield _delta(index, {"type": "thinking_delta", "thinking": piece})
         yield _delta(index, {"type": "signature_delta", "signature": block["signature"]})
     elif kind in ("tool_use", "server_tool_use"):
         yield _start(index, {**block, "input": {}})
-        for piece in _pieces(json.dumps(block["input"]), size):
+        for piece in pieces(json.dumps(block["input"]), size):
             yield _delta(index, {"type": "input_json_delta", "partial_json": piece})
     else:  # server tool results arrive whole
         yield _start(index, block)
@@ -296,69 +250,3 @@ def _route(path: str) -> tuple[str, str | None, bool]:
         model, action = bare.rsplit("/", 1)[1].split(":", 1)
         return "messages", model, action.startswith("stream")
     return ("messages" if bare.endswith("/messages") else bare), None, False
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    fake: FakeAnthropicServer
-
-    def log_message(self, format: str, *args: Any) -> None:
-        return None
-
-    def do_POST(self) -> None:
-        raw = self.rfile.read(int(self.headers.get("content-length") or 0))
-        try:
-            body = json.loads(raw or b"{}")
-        except ValueError:
-            body = None
-        headers = {k.lower(): v for k, v in self.headers.items()}
-        request = RecordedRequest(self.command, self.path, headers, body)
-        reply = self.fake._next_reply(request)
-        if reply.delay and self.fake._stopping.wait(reply.delay):
-            return
-        try:
-            self._respond(request, reply, body if isinstance(body, dict) else {})
-        except (BrokenPipeError, ConnectionResetError):
-            self.close_connection = True
-
-    def _respond(self, request: RecordedRequest, reply: Reply, body: dict[str, Any]) -> None:
-        endpoint, model, streamed = _route(request.path)
-        if reply.status >= 400:
-            kind = _ERROR_TYPES.get(reply.status, "api_error")
-            error = {"type": "error", "error": {"type": kind, "message": reply.error}}
-            return self._json(reply.status, error, reply.headers)
-        if endpoint == "count_tokens":
-            return self._json(200, {"input_tokens": reply.input_tokens}, reply.headers)
-        if endpoint != "messages":
-            missing = {"type": "not_found_error", "message": request.path}
-            return self._json(404, {"type": "error", "error": missing})
-        if not (body.get("stream") or streamed):
-            return self._json(200, self.fake.message(reply, body, model), reply.headers)
-        return self._sse(self.fake.events(reply, body, model), reply)
-
-    def _head(self, status: int, headers: Mapping[str, str]) -> None:
-        self.send_response(status)
-        self.send_header("request-id", f"req_{next(self.fake._ids)}")
-        for name, value in headers.items():
-            self.send_header(name, value)
-        self.end_headers()
-
-    def _json(self, status: int, payload: Any, headers: Mapping[str, str] | None = None) -> None:
-        data = json.dumps(payload).encode()
-        length = {"content-type": "application/json", "content-length": str(len(data))}
-        self._head(status, {**length, **(headers or {})})
-        self.wfile.write(data)
-
-    def _sse(self, events: Iterator[Any], reply: Reply) -> None:
-        self._head(200, {"content-type": "text/event-stream", "connection": "close",
-                         **reply.headers})  # fmt: skip
-        self.close_connection = True
-        for i, data in enumerate(events):
-            if i and reply.chunk_delay and self.fake._stopping.wait(reply.chunk_delay):
-                return
-            if isinstance(data, str):
-                line = f"event: content_block_delta\ndata: {data}\n\n"
-            else:
-                line = f"event: {data['type']}\ndata: {json.dumps(data)}\n\n"
-            self.wfile.write(line.encode())
-            self.wfile.flush()

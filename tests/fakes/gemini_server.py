@@ -19,18 +19,21 @@ Routes: ``POST .../models/{model}:generateContent``, ``:streamGenerateContent``
 alike). A ``Reply`` says *what* the model answers; the server renders it as
 the route asks. Scripted replies are used in order; unscripted requests get
 ``Reply()``. ``server.requests`` records every request (``RecordedRequest``).
+
+The server itself (lifecycle, script, request log, JSON and SSE plumbing) is
+``_fake_http``'s; this module holds the wire format.
 """
 
 from __future__ import annotations
 
 import itertools
-import json
-import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote
+
+from tests.fakes._fake_http import FakeHandler, FakeHTTPServer, ScriptedReply, pieces, sse_frame
+from tests.fakes._fake_http import RecordedRequest as _RecordedRequest
 
 DEFAULT_TEXT = "Hello from the fake Gemini."
 _STATUS = {400: "INVALID_ARGUMENT", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
@@ -58,8 +61,13 @@ class Usage:
 
 
 @dataclass(frozen=True)
-class Reply:
-    """One scripted answer: content (rendered per route), or an HTTP error."""
+class Reply(ScriptedReply):
+    """One scripted answer: content (rendered per route), or an HTTP error.
+
+    ``failure(status, ...)`` is an error in Google's shape (429 is ``RESOURCE_EXHAUSTED``);
+    ``status``, ``headers``, ``delay``, ``chunk_delay`` and ``stream_error`` (an error
+    object after the streamed content) are keyword-only (``ScriptedReply``).
+    """
 
     text: str | None = DEFAULT_TEXT
     calls: Sequence[Call] = ()
@@ -70,13 +78,8 @@ class Reply:
     id: str | None = None  # default: resp-<n>; "" sends none
     blocked: str | None = None  # a blocked prompt: promptFeedback.blockReason, no candidates
     embedding: Sequence[float] = (0.1, 0.2, 0.3)
-    status: int = 200
-    error: str = "scripted error"
     retry_delay: str | None = None  # RetryInfo.retryDelay in an error's details ("0.01s")
-    headers: Mapping[str, str] = field(default_factory=dict)
-    delay: float = 0.0  # seconds before the response starts (timeouts)
     chunk_size: int = 8  # characters per streamed text chunk
-    stream_error: str | None = None  # an error object after the streamed content
     cut: str | None = None  # streams: "eof" (clean early end) or "broken" (torn chunked body)
 
     @classmethod
@@ -84,21 +87,18 @@ class Reply:
         """A reply requesting these function calls (no text unless given)."""
         return cls(text=text, calls=tuple(calls), **kwargs)
 
-    @classmethod
-    def failure(cls, status: int, message: str = "scripted error", **kwargs: Any) -> Reply:
-        """An HTTP error in Google's shape (429 is ``RESOURCE_EXHAUSTED``)."""
-        return cls(status=status, error=message, **kwargs)
-
 
 @dataclass(frozen=True)
-class RecordedRequest:
-    """A request the server received (headers lower-cased, query parsed)."""
+class RecordedRequest(_RecordedRequest):
+    """A request the server received (headers lower-cased, path unquoted, query parsed)."""
 
-    method: str
-    path: str
-    query: Mapping[str, list[str]]
-    headers: Mapping[str, str]
-    json: Any
+    query: Mapping[str, list[str]] = field(default_factory=dict)
+
+    @classmethod
+    def received(cls, method: str, target: str, headers: Mapping[str, str],
+                 body: Any) -> RecordedRequest:  # fmt: skip
+        path, _, query = target.partition("?")
+        return cls(method, unquote(path), headers, body, parse_qs(query))
 
     @property
     def model(self) -> str:
@@ -111,73 +111,59 @@ class RecordedRequest:
         return self.path.rsplit(":", 1)[-1] if ":" in self.path else ""
 
 
-def _pieces(text: str, size: int) -> list[str]:
-    return [text[i : i + size] for i in range(0, len(text), max(1, size))] or [""]
+class _Handler(FakeHandler[Reply, RecordedRequest]):
+    request_type = RecordedRequest
+    fake: FakeGeminiServer
+
+    do_GET = FakeHandler.do_POST
+
+    def _unscripted(self, request: RecordedRequest) -> Any:
+        if self.command == "GET" and not request.method_name:  # models.get: not a turn
+            return _model_info(request.model)
+        return None
+
+    def _respond(self, request: RecordedRequest, reply: Reply, body: dict[str, Any]) -> None:
+        fake, method = self.fake, request.method_name
+        if reply.status >= 400:
+            return self._json(reply.status, _error(reply), reply.headers)
+        if method in ("embedContent", "batchEmbedContents", "predict"):
+            return self._json(200, fake.embed_json(reply, method, body), reply.headers)
+        if method == "generateContent":
+            return self._json(200, fake.content_json(reply, request.model, body), reply.headers)
+        if method == "streamGenerateContent":
+            return self._stream(fake.content_events(reply, request.model), reply)
+        return self._json(404, {"error": {"code": 404, "message": f"no route {request.path}"}})
+
+    def _stream(self, events: Iterator[dict[str, Any]], reply: Reply) -> None:
+        # Chunked, as Google's servers send it: a torn body is then visible to the client.
+        # The connection closes after the stream, and says so: a client must not reuse it.
+        tail: list[dict[str, Any]] = []
+        if reply.stream_error:
+            error = {"code": 500, "message": reply.stream_error, "status": "INTERNAL"}
+            tail.append({"error": error})
+        frames = (sse_frame(data, eol="\r\n") for data in itertools.chain(events, tail))
+        torn = b'40\r\ndata: {"cand' if reply.cut == "broken" else None  # then the socket closes
+        self._sse(frames, reply, chunked=True, torn=torn)
 
 
-class FakeGeminiServer:
-    """The server; ``with FakeGeminiServer() as s:`` starts and stops it."""
+class FakeGeminiServer(FakeHTTPServer[Reply, RecordedRequest]):
+    """The server; ``with FakeGeminiServer() as s:`` starts and stops it.
 
-    def __init__(self, host: str = "127.0.0.1") -> None:
-        self.host = host
-        self.requests: list[RecordedRequest] = []
-        self._queue: list[Reply] = []
-        self._lock = threading.Lock()
-        self._ids = itertools.count(1)
-        self._stopping = threading.Event()
-        self._httpd: ThreadingHTTPServer | None = None
+    ``base_url`` is ``http://127.0.0.1:<port>``, the SDK's ``HttpOptions.base_url``.
+    """
 
-    def start(self) -> FakeGeminiServer:
-        """Bind a free port on ``host`` and serve from a daemon thread."""
-        handler = type("_BoundHandler", (_Handler,), {"fake": self})
-        self._httpd = httpd = ThreadingHTTPServer((self.host, 0), handler)
-        httpd.daemon_threads = True
-        threading.Thread(target=httpd.serve_forever, args=(0.02,), daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving (slow replies still sleeping are woken up)."""
-        self._stopping.set()
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-            self._httpd = None
-
-    def __enter__(self) -> FakeGeminiServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        """The bound port (once started)."""
-        return int(self._httpd.server_address[1]) if self._httpd else 0
-
-    @property
-    def base_url(self) -> str:
-        """``http://127.0.0.1:<port>``, the SDK's ``HttpOptions.base_url``."""
-        return f"http://{self.host}:{self.port}"
+    handler = _Handler
+    reply_type = Reply
 
     def http_options(self, **extra: Any) -> dict[str, Any]:
         """``http_options=`` for ``genai.Client`` pointing at this server."""
         return {"base_url": self.base_url, **extra}
 
-    def script(self, *replies: Reply) -> None:
-        """Queue replies for the next requests, in order."""
-        with self._lock:
-            self._queue.extend(replies)
-
-    def _next_reply(self, request: RecordedRequest) -> Reply:
-        with self._lock:
-            self.requests.append(request)
-            return self._queue.pop(0) if self._queue else Reply()
-
     # ------------------------------------------------------------------ rendering
 
     def _identity(self, reply: Reply, model: str) -> dict[str, Any]:
         out: dict[str, Any] = {"modelVersion": reply.model_version or f"{model}-001"}
-        rid = reply.id if reply.id is not None else f"resp-{next(self._ids)}"
+        rid = reply.id if reply.id is not None else self.new_id("resp-")
         if rid:
             out["responseId"] = rid
         return out
@@ -206,7 +192,7 @@ class FakeGeminiServer:
         if reply.thought:
             parts.append({"text": reply.thought, "thought": True})
         if reply.text is not None:
-            parts += [{"text": piece} for piece in _pieces(reply.text, reply.chunk_size)]
+            parts += [{"text": piece} for piece in pieces(reply.text, reply.chunk_size)]
         parts += [_call_part(call) for call in reply.calls]
         for part in parts[:-1] if parts else ():
             yield {**head, "candidates": [_candidate(reply, [part], 0, False)],
@@ -293,82 +279,3 @@ def _error(reply: Reply) -> dict[str, Any]:
         info = {"@type": "type.googleapis.com/google.rpc.RetryInfo"}
         error["details"] = [{**info, "retryDelay": reply.retry_delay}]
     return {"error": error}
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    fake: FakeGeminiServer
-
-    def log_message(self, format: str, *args: Any) -> None:
-        return None
-
-    def do_POST(self) -> None:
-        raw = self.rfile.read(int(self.headers.get("content-length") or 0))
-        try:
-            body = json.loads(raw or b"{}")
-        except ValueError:
-            body = None
-        path, _, query = self.path.partition("?")
-        headers = {k.lower(): v for k, v in self.headers.items()}
-        request = RecordedRequest(self.command, unquote(path), parse_qs(query), headers, body)
-        if self.command == "GET" and not request.method_name:  # models.get: not a scripted turn
-            return self._json(200, _model_info(request.model))
-        reply = self.fake._next_reply(request)
-        if reply.delay and self.fake._stopping.wait(reply.delay):
-            return
-        try:
-            self._respond(request, reply, body if isinstance(body, dict) else {})
-        except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeouts)
-            self.close_connection = True
-
-    do_GET = do_POST
-
-    def _respond(self, request: RecordedRequest, reply: Reply, body: dict[str, Any]) -> None:
-        fake, method = self.fake, request.method_name
-        if reply.status >= 400:
-            return self._json(reply.status, _error(reply), reply.headers)
-        if method in ("embedContent", "batchEmbedContents", "predict"):
-            return self._json(200, fake.embed_json(reply, method, body), reply.headers)
-        if method == "generateContent":
-            return self._json(200, fake.content_json(reply, request.model, body), reply.headers)
-        if method == "streamGenerateContent":
-            return self._sse(fake.content_events(reply, request.model), reply)
-        return self._json(404, {"error": {"code": 404, "message": f"no route {request.path}"}})
-
-    def _head(self, status: int, headers: Mapping[str, str]) -> None:
-        self.send_response(status)
-        for name, value in headers.items():
-            self.send_header(name, value)
-        self.end_headers()
-
-    def _json(self, status: int, payload: Any, headers: Mapping[str, str] | None = None) -> None:
-        data = json.dumps(payload).encode()
-        length = {"content-type": "application/json", "content-length": str(len(data))}
-        self._head(status, {**length, **(headers or {})})
-        self.wfile.write(data)
-
-    def _sse(self, events: Iterator[dict[str, Any]], reply: Reply) -> None:
-        # Chunked, as Google's servers send it: a torn body is then visible to the client.
-        # The connection closes after the stream, and says so: a client must not reuse it.
-        sse = {
-            "content-type": "text/event-stream",
-            "transfer-encoding": "chunked",
-            "connection": "close",
-        }
-        self._head(200, {**sse, **reply.headers})
-        self.close_connection = True
-        for data in events:
-            self._chunk(f"data: {json.dumps(data)}\r\n\r\n".encode())
-        if reply.stream_error:
-            error = {"error": {"code": 500, "message": reply.stream_error, "status": "INTERNAL"}}
-            self._chunk(f"data: {json.dumps(error)}\r\n\r\n".encode())
-        if reply.cut == "broken":
-            self.wfile.write(b'40\r\ndata: {"cand')  # a chunk cut short, then the socket closes
-            self.wfile.flush()
-            return
-        self.wfile.write(b"0\r\n\r\n")
-        self.wfile.flush()
-
-    def _chunk(self, data: bytes) -> None:
-        self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
-        self.wfile.flush()

@@ -20,20 +20,23 @@ when ``stream_options.include_usage`` is set; Responses streams end with
 ``response.completed``). Scripted replies are used in order (one with
 ``endpoint=`` waits for that endpoint); unscripted requests get ``Reply()``.
 ``server.requests`` records every request (``RecordedRequest``).
+
+The server itself (lifecycle, script, request log, JSON and SSE plumbing) is
+``_fake_http``'s; this module holds the wire format.
 """
 
 from __future__ import annotations
 
 import base64
 import itertools
-import json
 import struct
-import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from tests.fakes._fake_http import FakeHandler, FakeHTTPServer, ScriptedReply, pieces, sse_frame
+from tests.fakes._fake_http import RecordedRequest as _RecordedRequest
 
 DEFAULT_TEXT = "Hello from the fake model."
 _ENDPOINTS = ("chat/completions", "responses", "embeddings")
@@ -63,8 +66,13 @@ class Usage:
 
 
 @dataclass(frozen=True)
-class Reply:
-    """One scripted answer: content (rendered per endpoint), or an HTTP error."""
+class Reply(ScriptedReply):
+    """One scripted answer: content (rendered per endpoint), or an HTTP error.
+
+    ``failure(status, ...)`` and ``rate_limited(retry_after=...)`` make errors (the SDK's
+    own backoff, without Retry-After headers, is ~0.5 s); ``status``, ``headers``,
+    ``delay``, ``chunk_delay`` and ``stream_error`` are keyword-only (``ScriptedReply``).
+    """
 
     text: str | None = DEFAULT_TEXT
     tool_calls: Sequence[ToolCall] = ()
@@ -73,13 +81,7 @@ class Reply:
     model: str | None = None  # default: the request's model
     id: str | None = None  # default: chatcmpl-<n> / resp_<n>
     embedding: Sequence[float] = (0.1, 0.2, 0.3)
-    status: int = 200
-    error: str = "scripted error"
-    headers: Mapping[str, str] = field(default_factory=dict)
-    delay: float = 0.0  # seconds before the response starts (timeouts)
-    chunk_delay: float = 0.0  # seconds between SSE events
     chunk_size: int = 4  # characters per streamed text / arguments delta
-    stream_error: str | None = None  # an error event after the streamed content
     endpoint: str | None = None  # "chat/completions", "responses", "embeddings" or any
     # Top-level fields added to a chat completion (and each of its chunks) or a Responses
     # response, e.g. {"service_tier": "default", "system_fingerprint": "fp_1"}.
@@ -90,21 +92,6 @@ class Reply:
         """A reply requesting these tool calls (no text unless given)."""
         return cls(text=text, tool_calls=tuple(calls), **kwargs)
 
-    @classmethod
-    def failure(cls, status: int, message: str = "scripted error", **kwargs: Any) -> Reply:
-        """An HTTP error; ``retry_after=`` (s) / ``retry_after_ms=`` (the SDK's backoff: ~0.5 s)."""
-        headers = dict(kwargs.pop("headers", {}))
-        for key, header in (("retry_after", "retry-after"), ("retry_after_ms", "retry-after-ms")):
-            value = kwargs.pop(key, None)
-            if value is not None:
-                headers[header] = f"{value:g}"
-        return cls(status=status, error=message, headers=headers, **kwargs)
-
-    @classmethod
-    def rate_limited(cls, **kwargs: Any) -> Reply:
-        """A 429 (``retry_after=`` seconds / ``retry_after_ms=`` for Retry-After headers)."""
-        return cls.failure(429, "Rate limit reached", **kwargs)
-
     @property
     def effective_finish_reason(self) -> str:
         """The finish reason sent: the given one, else ``tool_calls`` or ``stop``."""
@@ -112,13 +99,8 @@ class Reply:
 
 
 @dataclass(frozen=True)
-class RecordedRequest:
+class RecordedRequest(_RecordedRequest):
     """A request the server received (headers lower-cased)."""
-
-    method: str
-    path: str
-    headers: Mapping[str, str]
-    json: Any
 
     @property
     def endpoint(self) -> str:
@@ -126,82 +108,53 @@ class RecordedRequest:
         bare = self.path.split("?", 1)[0].rstrip("/")
         return next((name for name in _ENDPOINTS if bare.endswith("/" + name)), bare)
 
-    @property
-    def retry_count(self) -> int:
-        """The SDK's attempt counter (``x-stainless-retry-count``), 0 when absent."""
-        return int(self.headers.get("x-stainless-retry-count", "0") or 0)
+
+class _Handler(FakeHandler[Reply, RecordedRequest]):
+    request_type = RecordedRequest
+    request_id_header = "x-request-id"
+    fake: FakeOpenAIServer
+
+    do_GET = FakeHandler.do_POST
+
+    def _respond(self, request: RecordedRequest, reply: Reply, body: dict[str, Any]) -> None:
+        fake, endpoint = self.fake, request.endpoint
+        if reply.status >= 400:
+            kind = _ERROR_TYPES.get(reply.status, "server_error")
+            error = {"error": {"message": reply.error, "type": kind, "param": None, "code": None}}
+            return self._json(reply.status, error, reply.headers)
+        if endpoint == "embeddings":
+            return self._json(200, fake.embeddings_json(reply, body), reply.headers)
+        if endpoint not in ("chat/completions", "responses"):
+            return self._json(404, {"error": {"message": f"no route {request.path}", "type": "x"}})
+        chat = endpoint == "chat/completions"
+        if not body.get("stream"):
+            render = fake.chat_json if chat else fake.response_json
+            return self._json(200, render(reply, body), reply.headers)
+        if chat:  # unnamed events, ending with data: [DONE]
+            return self._sse(map(sse_frame, fake.chat_events(reply, body)), reply)
+        events = fake.response_events(reply, body)
+        return self._sse((sse_frame(data, data["type"]) for data in events), reply)
 
 
-def _pieces(text: str, size: int) -> list[str]:
-    return [text[i : i + size] for i in range(0, len(text), max(1, size))] or [""]
+class FakeOpenAIServer(FakeHTTPServer[Reply, RecordedRequest]):
+    """The server; ``with FakeOpenAIServer() as s:`` starts and stops it.
 
+    ``base_url`` is ``http://127.0.0.1:<port>/v1``, to pass as the client's ``base_url``.
+    """
 
-class FakeOpenAIServer:
-    """The server; ``with FakeOpenAIServer() as s:`` starts and stops it."""
+    handler = _Handler
+    reply_type = Reply
+    path_prefix = "/v1"
 
-    def __init__(self, host: str = "127.0.0.1") -> None:
-        self.host = host
-        self.requests: list[RecordedRequest] = []  # every request received, in order
-        self._queue: list[Reply] = []
-        self._lock = threading.Lock()
-        self._ids = itertools.count(1)
-        self._stopping = threading.Event()
-        self._httpd: ThreadingHTTPServer | None = None
-
-    def start(self) -> FakeOpenAIServer:
-        """Bind a free port on ``host`` and serve from a daemon thread."""
-        handler = type("_BoundHandler", (_Handler,), {"fake": self})
-        self._httpd = httpd = ThreadingHTTPServer((self.host, 0), handler)
-        httpd.daemon_threads = True
-        threading.Thread(target=httpd.serve_forever, args=(0.02,), daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving (slow replies still sleeping are woken up)."""
-        self._stopping.set()
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-            self._httpd = None
-
-    def __enter__(self) -> FakeOpenAIServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        """The bound port (once started)."""
-        return int(self._httpd.server_address[1]) if self._httpd else 0
-
-    @property
-    def base_url(self) -> str:
-        """``http://127.0.0.1:<port>/v1``, to pass as the client's ``base_url``."""
-        return f"http://{self.host}:{self.port}/v1"
-
-    def script(self, *replies: Reply) -> None:
-        """Queue replies for the next requests, in order."""
-        with self._lock:
-            self._queue.extend(replies)
-
-    def _next_reply(self, request: RecordedRequest) -> Reply:
-        with self._lock:
-            self.requests.append(request)
-            for i, reply in enumerate(self._queue):
-                if reply.endpoint is None or reply.endpoint == request.endpoint:
-                    return self._queue.pop(i)
-        return Reply()
-
-    def _new_id(self, prefix: str) -> str:
-        return f"{prefix}{next(self._ids)}"
+    def _serves(self, reply: Reply, request: RecordedRequest) -> bool:
+        return reply.endpoint is None or reply.endpoint == request.endpoint
 
     def chat_json(self, reply: Reply, body: Mapping[str, Any]) -> dict[str, Any]:
         """A ``chat.completion`` object (one choice per requested ``n``)."""
         message: dict[str, Any] = {"role": "assistant", "content": reply.text, "refusal": None}
         if reply.tool_calls:
             message["tool_calls"] = [
-                {"id": c.id or self._new_id("call_"), "type": "function",
+                {"id": c.id or self.new_id("call_"), "type": "function",
                  "function": {"name": c.name, "arguments": c.arguments}}
                 for c in reply.tool_calls
             ]  # fmt: skip
@@ -214,7 +167,7 @@ class FakeOpenAIServer:
 
     def _chat_base(self, reply: Reply, body: Mapping[str, Any], kind: str) -> dict[str, Any]:
         model = reply.model or body.get("model", "fake-model")
-        rid = reply.id or self._new_id("chatcmpl-")
+        rid = reply.id or self.new_id("chatcmpl-")
         created = int(time.time())
         return {"id": rid, "object": kind, "created": created, "model": model, **reply.extra}
 
@@ -226,13 +179,13 @@ class FakeOpenAIServer:
             return {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
 
         yield chunk({"role": "assistant", "content": ""})
-        for piece in _pieces(reply.text, reply.chunk_size) if reply.text else ():
+        for piece in pieces(reply.text, reply.chunk_size) if reply.text else ():
             yield chunk({"content": piece})
         for i, call in enumerate(reply.tool_calls):
-            head = {"index": i, "id": call.id or self._new_id("call_"), "type": "function"}
+            head = {"index": i, "id": call.id or self.new_id("call_"), "type": "function"}
             function = {"name": call.name, "arguments": ""}
             yield chunk({"tool_calls": [{**head, "function": function}]})
-            for piece in _pieces(call.arguments, reply.chunk_size):
+            for piece in pieces(call.arguments, reply.chunk_size):
                 yield chunk({"tool_calls": [{"index": i, "function": {"arguments": piece}}]})
         if reply.stream_error:
             yield {"error": {"message": reply.stream_error, "type": "server_error", "code": None}}
@@ -246,7 +199,7 @@ class FakeOpenAIServer:
         incomplete = _INCOMPLETE.get(reply.finish_reason or "")
         usage = _usage(reply.usage, chat=False) if reply.usage else None
         return {
-            "id": reply.id or self._new_id("resp_"), "object": "response", "error": None,
+            "id": reply.id or self.new_id("resp_"), "object": "response", "error": None,
             "created_at": int(time.time()), "model": reply.model or body.get("model", "fake-model"),
             "status": "incomplete" if incomplete else "completed",
             "incomplete_details": {"reason": incomplete} if incomplete else None,
@@ -273,14 +226,14 @@ class FakeOpenAIServer:
                 part = full["content"][0]
                 empty = {**part, "text": ""}
                 yield event("response.content_part.added", **ref, content_index=0, part=empty)
-                for piece in _pieces(part["text"], reply.chunk_size):
+                for piece in pieces(part["text"], reply.chunk_size):
                     yield event("response.output_text.delta", **ref, content_index=0,
                                 delta=piece, logprobs=[])  # fmt: skip
                 yield event("response.output_text.done", **ref, content_index=0,
                             text=part["text"], logprobs=[])  # fmt: skip
                 yield event("response.content_part.done", **ref, content_index=0, part=part)
             else:
-                for piece in _pieces(full["arguments"], reply.chunk_size):
+                for piece in pieces(full["arguments"], reply.chunk_size):
                     yield event("response.function_call_arguments.delta", **ref, delta=piece)
                 yield event("response.function_call_arguments.done", **ref,
                             arguments=full["arguments"], name=full["name"])  # fmt: skip
@@ -334,71 +287,3 @@ def _response_items(reply: Reply, final: bool) -> list[dict[str, Any]]:
                       "name": call.name, "arguments": call.arguments if final else "",
                       "status": status})  # fmt: skip
     return items
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    fake: FakeOpenAIServer
-
-    def log_message(self, format: str, *args: Any) -> None:
-        return None
-
-    def do_POST(self) -> None:
-        raw = self.rfile.read(int(self.headers.get("content-length") or 0))
-        try:
-            body = json.loads(raw or b"{}")
-        except ValueError:  # not JSON (e.g. a file upload): recorded as None
-            body = None
-        headers = {k.lower(): v for k, v in self.headers.items()}
-        request = RecordedRequest(self.command, self.path, headers, body)
-        reply = self.fake._next_reply(request)
-        if reply.delay and self.fake._stopping.wait(reply.delay):
-            return
-        try:
-            self._respond(request, reply, body if isinstance(body, dict) else {})
-        except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeouts)
-            self.close_connection = True
-
-    do_GET = do_POST
-
-    def _respond(self, request: RecordedRequest, reply: Reply, body: dict[str, Any]) -> None:
-        fake, endpoint = self.fake, request.endpoint
-        if reply.status >= 400:
-            kind = _ERROR_TYPES.get(reply.status, "server_error")
-            error = {"error": {"message": reply.error, "type": kind, "param": None, "code": None}}
-            return self._json(reply.status, error, reply.headers)
-        if endpoint == "embeddings":
-            return self._json(200, fake.embeddings_json(reply, body), reply.headers)
-        if endpoint not in ("chat/completions", "responses"):
-            return self._json(404, {"error": {"message": f"no route {request.path}", "type": "x"}})
-        chat = endpoint == "chat/completions"
-        if not body.get("stream"):
-            render = fake.chat_json if chat else fake.response_json
-            return self._json(200, render(reply, body), reply.headers)
-        events = fake.chat_events if chat else fake.response_events
-        return self._sse(events(reply, body), reply, named=not chat)
-
-    def _head(self, status: int, headers: Mapping[str, str]) -> None:
-        self.send_response(status)
-        self.send_header("x-request-id", f"req_{next(self.fake._ids)}")
-        for name, value in headers.items():
-            self.send_header(name, value)
-        self.end_headers()
-
-    def _json(self, status: int, payload: Any, headers: Mapping[str, str] | None = None) -> None:
-        data = json.dumps(payload).encode()
-        length = {"content-type": "application/json", "content-length": str(len(data))}
-        self._head(status, {**length, **(headers or {})})
-        self.wfile.write(data)
-
-    def _sse(self, events: Iterator[Any], reply: Reply, named: bool) -> None:
-        sse = {"content-type": "text/event-stream", "connection": "close"}
-        self._head(200, {**sse, **reply.headers})
-        self.close_connection = True
-        for i, data in enumerate(events):
-            if i and reply.chunk_delay and self.fake._stopping.wait(reply.chunk_delay):
-                return
-            text = data if isinstance(data, str) else json.dumps(data)
-            line = (f"event: {data['type']}\n" if named else "") + f"data: {text}\n\n"
-            self.wfile.write(line.encode())
-            self.wfile.flush()

@@ -9,13 +9,10 @@ from typing import Any
 
 from opentelemetry.sdk.trace import ReadableSpan
 
+from tests._spans import events  # noqa: F401 - re-exported to the tests
+
 MODEL = "gemini-2.5-flash"
 PROMPT = "What is the weather in Paris?"
-
-
-def events(span: ReadableSpan, name: str) -> list[dict[str, Any]]:
-    """Attributes of the span's events called ``name``, in order."""
-    return [dict(e.attributes or {}) for e in span.events if e.name == name]
 
 
 def attrs(span: ReadableSpan) -> dict[str, Any]:

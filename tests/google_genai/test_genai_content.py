@@ -4,13 +4,9 @@ redacted and truncated; inline data only as its MIME type and size."""
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
 
 import pytest
 from genai_support import MODEL, PROMPT, messages
-from opentelemetry._logs import get_logger_provider, set_logger_provider
-from opentelemetry.sdk._logs import LoggerProvider
-from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
 
 from instrumentors import semconv
 from tests.fakes.gemini_server import Call, Reply
@@ -22,22 +18,6 @@ INPUTS, OUTPUTS = semconv.GEN_AI_INPUT_MESSAGES, semconv.GEN_AI_OUTPUT_MESSAGES
 SYSTEM = semconv.GEN_AI_SYSTEM_INSTRUCTIONS
 SECRET = "sk-proj-GEMINICONTENT0123456789abcdefXYZ"
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
-_LOGS = InMemoryLogRecordExporter()
-
-
-@pytest.fixture
-def log_records() -> Iterator[InMemoryLogRecordExporter]:
-    """The content events (log records) emitted during the test."""
-    provider = get_logger_provider()
-    if not isinstance(provider, LoggerProvider):
-        provider = LoggerProvider()
-        set_logger_provider(provider)
-    if not getattr(provider, "_genai_test_logs", False):
-        provider.add_log_record_processor(SimpleLogRecordProcessor(_LOGS))
-        provider._genai_test_logs = True  # type: ignore[attr-defined]
-    _LOGS.clear()
-    yield _LOGS
-    _LOGS.clear()
 
 
 def test_prompt_system_instruction_and_answer(exporter, capture, client) -> None:
@@ -155,14 +135,14 @@ def test_a_blocked_prompt_is_an_empty_answer(exporter, capture, client, server) 
 
 
 def test_event_only_keeps_content_off_the_span(
-    exporter, log_records, settings_env, instrument, client
+    exporter, log_exporter, settings_env, instrument, client
 ) -> None:
     settings_env(OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT="EVENT_ONLY")
     instrument()
     client.models.generate_content(model=MODEL, contents=PROMPT)
     (span,) = exporter.get_finished_spans()
     assert INPUTS not in span.attributes and OUTPUTS not in span.attributes
-    (record,) = log_records.get_finished_logs()
+    (record,) = log_exporter.get_finished_logs()
     log = record.log_record
     assert log.event_name == semconv.EVENT_INFERENCE_DETAILS
     assert log.span_id == span.context.span_id
@@ -170,7 +150,7 @@ def test_event_only_keeps_content_off_the_span(
 
 
 @pytest.mark.parametrize("mode", ["false", "NO_CONTENT"])
-def test_nothing_without_capture(exporter, log_records, settings_env, instrument, client, mode):
+def test_nothing_without_capture(exporter, log_exporter, settings_env, instrument, client, mode):
     settings_env(OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=mode)
     instrument()
     client.models.generate_content(
@@ -179,4 +159,4 @@ def test_nothing_without_capture(exporter, log_records, settings_env, instrument
     (span,) = exporter.get_finished_spans()
     assert not {INPUTS, OUTPUTS, SYSTEM} & set(span.attributes)
     assert PROMPT not in str(dict(span.attributes))
-    assert log_records.get_finished_logs() == ()
+    assert log_exporter.get_finished_logs() == ()

@@ -3,29 +3,19 @@ when it is. Each case runs in a fresh interpreter, the only way to see an import
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-import textwrap
+from typing import Any
 
 import pytest
 
+from tests._layer_checks import imports_in_fresh_interpreter, run_fresh
 from tests.fakes.gemini_server import Call, FakeGeminiServer, Reply
 
 pytest.importorskip("google.genai")
 
-SCRIPT = textwrap.dedent(
-    """
-    import json, sys
-    from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-
+# After IN_MEMORY_TRACING (``exporter``, ``provider``); argv: the server's URL, the mode.
+SCRIPT = """
     from instrumentors.google_genai import GoogleGenAIInstrumentor
 
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
     instrumentor = GoogleGenAIInstrumentor()
     instrumentor.instrument(tracer_provider=provider)
     imported_early = sorted(m for m in sys.modules if m.startswith("google.genai"))
@@ -50,11 +40,10 @@ SCRIPT = textwrap.dedent(
         for s in exporter.get_finished_spans()
     ]
     print(json.dumps({"early": imported_early, "spans": spans}))
-    """
-)
+"""
 
 
-def _run(mode: str) -> dict[str, object]:
+def _run(mode: str) -> dict[str, Any]:
     with FakeGeminiServer() as server:
         server.script(
             Reply.failure(429),
@@ -62,15 +51,7 @@ def _run(mode: str) -> dict[str, object]:
             Reply(),
             Reply(),
         )
-        out = subprocess.run(
-            [sys.executable, "-c", SCRIPT, server.base_url, mode],
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=120,
-        )
-    result: dict[str, object] = json.loads(out.stdout.strip().splitlines()[-1])
-    return result
+        return run_fresh(SCRIPT, server.base_url, mode)
 
 
 def test_instrumenting_first_patches_google_genai_when_it_is_imported() -> None:
@@ -88,9 +69,4 @@ def test_uninstrument_before_the_import_cancels() -> None:
 
 
 def test_importing_the_package_imports_no_sdk() -> None:
-    code = (
-        "import sys, instrumentors.google_genai;"
-        " print(any(m.startswith('google.genai') for m in sys.modules))"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
+    assert not imports_in_fresh_interpreter("instrumentors.google_genai", "google.genai")

@@ -5,44 +5,34 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import importlib
 import logging
-import threading
-from importlib.metadata import entry_points
 from typing import Any
 
 import pytest
 from genai_support import MODEL, PROMPT, events, get_weather
 from opentelemetry import trace
 from opentelemetry.instrumentation.utils import suppress_instrumentation
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import StatusCode
 
 import instrumentors
-from instrumentors._patching import attribute_exists
 from instrumentors.google_genai import GoogleGenAIInstrumentor
 from instrumentors.telemetry import Telemetry
+from tests._instrumenting import instrumenting
+from tests._layer_checks import (
+    boom,
+    holds,
+    holds_none_of,
+    own_provider,
+    patched_originals,
+    registered_instrumentor,
+)
+from tests._threads import run_in_threads
 from tests.fakes.gemini_server import Call, Reply
 
 genai = pytest.importorskip("google.genai")
 from google.genai import errors  # noqa: E402
 
 from instrumentors.google_genai import _call, _client, _extract, _wrappers  # noqa: E402
-
-
-def _targets() -> dict[tuple[Any, str], Any]:
-    """Every (owner, name) we patch in this SDK version -> the original."""
-    found = {}
-    for row in _wrappers.PATCHES:
-        if attribute_exists(row.module, row.attribute):
-            *owners, name = row.attribute.split(".")
-            owner: Any = importlib.import_module(row.module)
-            for part in owners:
-                owner = getattr(owner, part)
-            found[(owner, name)] = vars(owner)[name]
-    return found
 
 
 def _everything(client: Any) -> None:
@@ -55,32 +45,24 @@ def _everything(client: Any) -> None:
 
 
 def test_uninstrument_restores_the_original_functions(exporter, client, server) -> None:
-    originals = _targets()
+    originals = patched_originals(_wrappers.PATCHES)
     assert len(originals) == len(_wrappers.PATCHES)  # every row applies to this SDK
-    instrumentor = GoogleGenAIInstrumentor()
-    instrumentor.instrument()
-    try:
-        assert all(vars(owner)[name] is not f for (owner, name), f in originals.items())
-    finally:
-        instrumentor.uninstrument()
-    assert all(vars(owner)[name] is f for (owner, name), f in originals.items())
+    with instrumenting(GoogleGenAIInstrumentor()):
+        assert holds_none_of(originals)
+    assert holds(originals)
     server.script(Reply.with_calls(Call("get_weather", {"city": "Paris"})))
     _everything(client)
     assert exporter.get_finished_spans() == ()
 
 
 def test_instrument_twice_gives_one_span_per_call(exporter, client) -> None:
-    originals = _targets()
-    instrumentor = GoogleGenAIInstrumentor()
-    instrumentor.instrument()
-    GoogleGenAIInstrumentor().instrument()
-    instrumentor._instrument()  # even past BaseInstrumentor's own guard
-    try:
+    originals = patched_originals(_wrappers.PATCHES)
+    with instrumenting(GoogleGenAIInstrumentor()) as instrumentor:
+        GoogleGenAIInstrumentor().instrument()
+        instrumentor._instrument()  # even past BaseInstrumentor's own guard
         client.models.generate_content(model=MODEL, contents=PROMPT)
         assert len(exporter.get_finished_spans()) == 1
-    finally:
-        instrumentor.uninstrument()
-    assert all(vars(owner)[name] is f for (owner, name), f in originals.items())
+    assert holds(originals)
 
 
 def test_cycles(exporter, client) -> None:
@@ -94,12 +76,7 @@ def test_cycles(exporter, client) -> None:
 
 
 def test_registered_as_an_entry_point() -> None:
-    (ep,) = [
-        e
-        for e in entry_points(group="opentelemetry_instrumentor")
-        if e.name == "agent_google_genai"
-    ]
-    assert ep.load() is GoogleGenAIInstrumentor
+    assert registered_instrumentor("agent_google_genai") is GoogleGenAIInstrumentor
     assert GoogleGenAIInstrumentor().instrumentation_dependencies() == ("google-genai >= 1.0",)
 
 
@@ -117,9 +94,7 @@ def test_unsampled(exporter, unsampled, instrumented, client, server) -> None:
 
 
 def test_spans_go_to_the_given_tracer_provider(exporter, instrument, client) -> None:
-    own = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(own))
+    provider, own = own_provider()
     instrument(tracer_provider=provider)
     client.models.generate_content(model=MODEL, contents=PROMPT)
     (span,) = own.get_finished_spans()
@@ -128,10 +103,6 @@ def test_spans_go_to_the_given_tracer_provider(exporter, instrument, client) -> 
 
 
 # ----------------------------------------------------------------------------- safety
-
-
-def _boom(*args: Any, **kwargs: Any) -> Any:
-    raise RuntimeError("telemetry bug")
 
 
 @pytest.mark.parametrize(
@@ -150,7 +121,7 @@ def _boom(*args: Any, **kwargs: Any) -> Any:
 def test_a_telemetry_bug_does_not_break_the_call(
     exporter, instrumented, client, server, monkeypatch, caplog, owner, name, spans
 ) -> None:
-    monkeypatch.setattr(owner, name, _boom)
+    monkeypatch.setattr(owner, name, boom)
     call = Call("get_weather", {"city": "Paris"}, id="fc-1")
     server.script(Reply.failure(429), Reply.with_calls(call), Reply(text="21 C"),
                   Reply.with_calls(call))  # fmt: skip
@@ -169,7 +140,7 @@ def test_a_telemetry_bug_does_not_break_the_call(
 def test_a_telemetry_bug_on_the_error_path_keeps_the_users_exception(
     exporter, instrumented, plain_client, server, monkeypatch
 ) -> None:
-    monkeypatch.setattr(_client, "on_failed_attempt", _boom)
+    monkeypatch.setattr(_client, "on_failed_attempt", boom)
     server.script(Reply.failure(400))
     with pytest.raises(errors.ClientError):
         plain_client.models.generate_content(model=MODEL, contents=PROMPT)
@@ -183,7 +154,7 @@ def test_a_core_bug_stays_out_of_the_users_call_and_loop(
 ) -> None:
     from instrumentors.telemetry import LLMRun
 
-    monkeypatch.setattr(LLMRun, name, _boom)
+    monkeypatch.setattr(LLMRun, name, boom)
     server.script(Reply.with_calls(Call("f", id="c1")), Reply.with_calls(Call("f", id="c2")))
     response = client.models.generate_content(model=MODEL, contents=PROMPT)
     chunks = list(client.models.generate_content_stream(model=MODEL, contents=PROMPT))
@@ -250,11 +221,7 @@ def test_threads(exporter, instrumented, client) -> None:
             client.models.generate_content(model=MODEL, contents=PROMPT)
             list(client.models.generate_content_stream(model=MODEL, contents=PROMPT))
 
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    assert run_in_threads(work, 4) == []
     spans = exporter.get_finished_spans()
     agents = {s.context.span_id for s in spans if s.name.startswith("agent")}
     chats = [s for s in spans if s.name.startswith("chat ")]

@@ -10,9 +10,6 @@ from typing import Any
 
 import pytest
 from genai_support import MODEL, PROMPT, get_weather
-from opentelemetry._logs import get_logger_provider, set_logger_provider
-from opentelemetry.sdk._logs import LoggerProvider
-from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
 
 from instrumentors.tenacity import TenacityInstrumentor
 from tests.fakes.gemini_server import Call, FakeGeminiServer, Reply
@@ -22,21 +19,6 @@ from google.genai import errors, types  # noqa: E402
 
 GOOGLE_FORMAT = "AIzaSyGEMINIsecret0123456789abcdefghijkl"  # the shape of a real key
 OPAQUE = "opaque-gemini-key-sentinel-5e1f"  # a key no pattern would recognise
-_LOGS = InMemoryLogRecordExporter()
-
-
-@pytest.fixture
-def log_records() -> Iterator[InMemoryLogRecordExporter]:
-    provider = get_logger_provider()
-    if not isinstance(provider, LoggerProvider):
-        provider = LoggerProvider()
-        set_logger_provider(provider)
-    if not getattr(provider, "_genai_secret_logs", False):
-        provider.add_log_record_processor(SimpleLogRecordProcessor(_LOGS))
-        provider._genai_secret_logs = True  # type: ignore[attr-defined]
-    _LOGS.clear()
-    yield _LOGS
-    _LOGS.clear()
 
 
 @pytest.fixture
@@ -98,7 +80,7 @@ def _leaks(secret: str, spans: Any, records: Any, lines: list[str]) -> list[str]
 @pytest.mark.parametrize("key", [GOOGLE_FORMAT, OPAQUE], ids=["google-format", "opaque"])
 @pytest.mark.parametrize("where", ["header", "query"])
 def test_the_api_key_is_never_exported(
-    exporter, log_records, settings_env, instrument, server, caplog, capture, key, where
+    exporter, log_exporter, settings_env, instrument, server, caplog, capture, key, where
 ) -> None:
     settings_env(OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=capture)
     instrument()
@@ -118,7 +100,7 @@ def test_the_api_key_is_never_exported(
         urls = {str(s.attributes.get("url.full", s.attributes.get("http.url"))) for s in spans
                 if s.name == "POST"}  # fmt: skip
         assert any("key=REDACTED" in url for url in urls), urls
-    assert _leaks(key, spans, log_records.get_finished_logs(), caplog.messages) == []
+    assert _leaks(key, spans, log_exporter.get_finished_logs(), caplog.messages) == []
 
 
 @pytest.mark.parametrize("capture", ["false", "SPAN_AND_EVENT"])

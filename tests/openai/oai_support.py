@@ -2,28 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from opentelemetry.sdk.trace import ReadableSpan
+from tests._spans import all_strings, chat_spans, events  # noqa: F401 - re-exported to the tests
 
 MODEL = "gpt-4o-mini"
 MESSAGES = [{"role": "user", "content": "What is the weather in Paris?"}]
 SECRET_PROMPT = "prompt-sentinel-7d1e"
-
-
-def events(span: ReadableSpan, name: str) -> list[dict[str, Any]]:
-    """Attributes of the span's events called ``name``, in order."""
-    return [dict(e.attributes or {}) for e in span.events if e.name == name]
-
-
-def all_strings(span: ReadableSpan) -> str:
-    """Every attribute and event value of the span, as one string (for leak checks)."""
-    values = [str(v) for v in (span.attributes or {}).values()]
-    for event in span.events:
-        values.extend(str(v) for v in (event.attributes or {}).values())
-    return "\n".join(values)
-
-
-def chat_spans(spans: Any) -> list[ReadableSpan]:
-    """The ``chat`` spans among ``spans``."""
-    return [s for s in spans if (s.attributes or {}).get("gen_ai.operation.name") == "chat"]

@@ -5,29 +5,19 @@ Each case runs in a fresh interpreter, the only way to see an import happen.
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-import textwrap
+from typing import Any
 
 import pytest
 
+from tests._layer_checks import run_fresh
 from tests.fakes.openai_server import FakeOpenAIServer, Reply
 
 pytest.importorskip("openai")
 
-SCRIPT = textwrap.dedent(
-    """
-    import json, sys
-    from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-
+# After IN_MEMORY_TRACING (``exporter``, ``provider``); argv: the server's URL, the mode.
+SCRIPT = """
     from instrumentors.openai import OpenAIInstrumentor
 
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
     instrumentor = OpenAIInstrumentor()
     instrumentor.instrument(tracer_provider=provider)
     imported_early = "openai" in sys.modules
@@ -48,29 +38,20 @@ SCRIPT = textwrap.dedent(
         for s in exporter.get_finished_spans()
     ]
     print(json.dumps({"early": imported_early, "ended": ended_before_exit, "spans": spans}))
-    """
-)
+"""
 
 
-def _run(mode: str) -> dict[str, object]:
+def _run(mode: str) -> dict[str, Any]:
     with FakeOpenAIServer() as server:
         server.script(Reply.rate_limited(retry_after=0.01), Reply(), Reply(chunk_size=1))
-        out = subprocess.run(
-            [sys.executable, "-c", SCRIPT, server.base_url, mode],
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=120,
-        )
-    result: dict[str, object] = json.loads(out.stdout.strip().splitlines()[-1])
-    return result
+        return run_fresh(SCRIPT, server.base_url, mode)
 
 
 def test_instrumenting_first_patches_openai_when_it_is_imported() -> None:
     result = _run("keep")
     assert result["early"] is False
     assert result["ended"] == 2
-    chat, streamed = result["spans"]  # type: ignore[misc]
+    chat, streamed = result["spans"]
     assert chat == {"name": "chat m", "events": ["retry.attempted", "rate.limit.invoked"]}
     assert streamed["name"] == "chat m"
 

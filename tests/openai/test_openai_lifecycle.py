@@ -3,27 +3,28 @@
 from __future__ import annotations
 
 import gc
-import importlib
 import logging
-import subprocess
-import sys
-import threading
-from importlib.metadata import entry_points
-from typing import Any
 
 import pytest
 from oai_support import MESSAGES, MODEL, chat_spans, events
 from opentelemetry import trace
 from opentelemetry.instrumentation.utils import suppress_instrumentation
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import StatusCode
 
 from instrumentors import semconv
-from instrumentors._patching import attribute_exists
 from instrumentors.openai import OpenAIInstrumentor
 from instrumentors.telemetry import Telemetry
+from tests._instrumenting import instrumenting
+from tests._layer_checks import (
+    boom,
+    holds,
+    holds_none_of,
+    imports_in_fresh_interpreter,
+    own_provider,
+    patched_originals,
+    registered_instrumentor,
+)
+from tests._threads import run_in_threads
 from tests.fakes.openai_server import Reply, ToolCall
 
 pytest.importorskip("openai.types.chat")
@@ -31,43 +32,24 @@ pytest.importorskip("openai.types.chat")
 from instrumentors.openai import _client, _extract, _request, _stream, _wrappers
 
 
-def _targets() -> dict[tuple[type, str], Any]:
-    """Every (class, method) we patch in this SDK version -> the original function."""
-    found = {}
-    for row in _wrappers.PATCHES:
-        if attribute_exists(row.module, row.attribute):
-            owner_name, method = row.attribute.rsplit(".", 1)
-            owner = getattr(importlib.import_module(row.module), owner_name)
-            found[(owner, method)] = owner.__dict__[method]
-    return found
-
-
 def test_uninstrument_restores_the_original_functions(exporter, client) -> None:
-    originals = _targets()
+    originals = patched_originals(_wrappers.PATCHES)
     assert len(originals) >= 19
-    instrumentor = OpenAIInstrumentor()
-    instrumentor.instrument()
-    try:
-        assert all(owner.__dict__[m] is not f for (owner, m), f in originals.items())
-    finally:
-        instrumentor.uninstrument()
-    assert all(owner.__dict__[m] is f for (owner, m), f in originals.items())
+    with instrumenting(OpenAIInstrumentor()):
+        assert holds_none_of(originals)
+    assert holds(originals)
     client.chat.completions.create(model=MODEL, messages=MESSAGES)
     assert exporter.get_finished_spans() == ()
 
 
 def test_instrument_twice_gives_one_span_per_request(exporter, client) -> None:
-    originals = _targets()
-    instrumentor = OpenAIInstrumentor()
-    instrumentor.instrument()
-    OpenAIInstrumentor().instrument()
-    instrumentor._instrument()  # even past BaseInstrumentor's own guard
-    try:
+    originals = patched_originals(_wrappers.PATCHES)
+    with instrumenting(OpenAIInstrumentor()) as instrumentor:
+        OpenAIInstrumentor().instrument()
+        instrumentor._instrument()  # even past BaseInstrumentor's own guard
         client.chat.completions.create(model=MODEL, messages=MESSAGES)
         assert len(exporter.get_finished_spans()) == 1
-    finally:
-        instrumentor.uninstrument()
-    assert all(owner.__dict__[m] is f for (owner, m), f in originals.items())
+    assert holds(originals)
 
 
 def test_cycles(exporter, client) -> None:
@@ -81,13 +63,8 @@ def test_cycles(exporter, client) -> None:
 
 
 def test_registered_as_entry_point_and_lazy() -> None:
-    (ep,) = [
-        e for e in entry_points(group="opentelemetry_instrumentor") if e.name == "agent_openai"
-    ]
-    assert ep.load() is OpenAIInstrumentor
-    code = "import sys, instrumentors.openai; print('openai' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
+    assert registered_instrumentor("agent_openai") is OpenAIInstrumentor
+    assert not imports_in_fresh_interpreter("instrumentors.openai", "openai")
 
 
 def test_suppression(exporter, instrumented, client, server) -> None:
@@ -113,9 +90,7 @@ def test_unsampled(exporter, unsampled, instrumented, client, server) -> None:
 
 
 def test_spans_go_to_the_given_tracer_provider(exporter, instrument, client) -> None:
-    own = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(own))
+    provider, own = own_provider()
     instrument(tracer_provider=provider)
     client.chat.completions.create(model=MODEL, messages=MESSAGES)
     (span,) = own.get_finished_spans()
@@ -124,10 +99,6 @@ def test_spans_go_to_the_given_tracer_provider(exporter, instrument, client) -> 
 
 
 # ----------------------------------------------------------------------------- safety
-
-
-def _boom(*args: Any, **kwargs: Any) -> Any:
-    raise RuntimeError("telemetry bug")
 
 
 @pytest.mark.parametrize(
@@ -144,7 +115,7 @@ def _boom(*args: Any, **kwargs: Any) -> Any:
 def test_a_telemetry_bug_does_not_break_the_call(
     exporter, instrumented, client, server, monkeypatch, caplog, owner, name, spans
 ) -> None:
-    monkeypatch.setattr(owner, name, _boom)
+    monkeypatch.setattr(owner, name, boom)
     server.script(Reply.rate_limited(retry_after=0.01), Reply.tools(ToolCall("f", id="c1")))
     with caplog.at_level(logging.DEBUG, logger="instrumentors"):
         completion = client.chat.completions.create(model=MODEL, messages=MESSAGES)
@@ -160,7 +131,7 @@ def test_a_telemetry_bug_on_the_error_path_keeps_the_users_exception(
 ) -> None:
     import openai
 
-    monkeypatch.setattr(_client, "on_error", _boom)
+    monkeypatch.setattr(_client, "on_error", boom)
     server.script(Reply.failure(400))
     with pytest.raises(openai.BadRequestError):
         client.with_options(max_retries=0).chat.completions.create(model=MODEL, messages=MESSAGES)
@@ -171,10 +142,10 @@ def test_a_telemetry_bug_on_the_error_path_keeps_the_users_exception(
 @pytest.mark.parametrize(
     ("name", "broken"),
     [
-        ("record_chunk", _boom),
-        ("finished", property(_boom)),  # as when the core read a renamed private flag
-        ("set_response", _boom),
-        ("register_tool_calls", _boom),
+        ("record_chunk", boom),
+        ("finished", property(boom)),  # as when the core read a renamed private flag
+        ("set_response", boom),
+        ("register_tool_calls", boom),
     ],
 )
 def test_a_core_bug_stays_out_of_the_users_call_and_loop(
@@ -273,11 +244,7 @@ def test_threads(exporter, instrumented, client) -> None:
         with tracer.start_as_current_span(f"agent {i}"):
             client.chat.completions.create(model=MODEL, messages=MESSAGES)
 
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    assert run_in_threads(work, 4) == []
     spans = exporter.get_finished_spans()
     agents = {s.context.span_id: s for s in spans if s.name.startswith("agent")}
     chats = chat_spans(spans)

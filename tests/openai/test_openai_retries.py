@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import socket
 from typing import Any
 
 import pytest
-import wrapt
 from oai_support import MESSAGES, MODEL, events
 from opentelemetry import trace
 from opentelemetry.trace import StatusCode
 
 from instrumentors import semconv
+from tests._layer_checks import exceptions_seen_inside, free_port
 from tests.fakes.openai_server import Reply
 
 pytest.importorskip("openai.types.chat")
@@ -23,12 +22,6 @@ RATE_LIMIT = semconv.EVENT_RATE_LIMIT_INVOKED
 def _chat(client: Any, **options: Any) -> Any:
     sdk = client.with_options(**options) if options else client
     return sdk.chat.completions.create(model=MODEL, messages=MESSAGES)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_rate_limited_then_success(exporter, instrumented, client, server) -> None:
@@ -132,7 +125,7 @@ def test_timeout_error(exporter, instrumented, client, server) -> None:
 def test_connection_error_after_retries(exporter, instrumented) -> None:
     import openai
 
-    port = _free_port()  # nothing listens there
+    port = free_port()  # nothing listens there
     sdk = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="k", max_retries=1)
     with pytest.raises(openai.APIConnectionError):
         sdk.chat.completions.create(model=MODEL, messages=MESSAGES)
@@ -147,25 +140,14 @@ def test_the_user_gets_the_same_exception_object(exporter, client, server, instr
     import openai
     from openai.resources.chat.completions.completions import Completions
 
-    seen: list[BaseException] = []
-
-    def recorder(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+    with exceptions_seen_inside(Completions, "create") as seen:
+        instrumentor = instrument()
         try:
-            return wrapped(*args, **kwargs)
-        except BaseException as exc:
-            seen.append(exc)
-            raise
-
-    original = Completions.__dict__["create"]
-    wrapt.wrap_function_wrapper(Completions, "create", recorder)  # inside ours
-    instrumentor = instrument()
-    try:
-        server.script(Reply.rate_limited())
-        with pytest.raises(openai.RateLimitError) as caught:
-            _chat(client, max_retries=0)
-    finally:
-        instrumentor.uninstrument()
-        Completions.create = original
+            server.script(Reply.rate_limited())
+            with pytest.raises(openai.RateLimitError) as caught:
+                _chat(client, max_retries=0)
+        finally:
+            instrumentor.uninstrument()
     assert seen == [caught.value]
     assert seen[0] is caught.value
 
