@@ -7,6 +7,9 @@ this thread's CPU time, medians. Run:
 
     python benchmarks/cost_overhead.py [--rounds 30] [--calls 2000] [--wall]
     python benchmarks/cost_overhead.py --icount   # instructions per call (valgrind)
+
+A third mode writes the same three cost attributes without computing a price: the
+difference splits what pricing adds into our work and the SDK's storage of the attributes.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+from typing import Final
 
 from _timing import clock_for, per_call_us
 from opentelemetry import trace
@@ -23,6 +27,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from instrumentors import semconv
 from instrumentors.telemetry import Telemetry, ToolCallRequest, _chat
 
 _exporter = InMemorySpanExporter()
@@ -38,6 +43,22 @@ def _unpriced(values: object, start: object) -> None:
     return None
 
 
+_SAME_ATTRIBUTES: Final = {
+    semconv.GEN_AI_USAGE_COST_AMOUNT: 0.0001272,
+    semconv.GEN_AI_USAGE_COST_CURRENCY: "USD",
+    semconv.GEN_AI_USAGE_COST_SOURCE: "local",
+}
+
+
+def _attributes_only(values: dict[str, object], start: object) -> None:
+    """The span gets the same three attributes, with no price computed: what the SDK's
+    storage of them costs, apart from ours."""
+    values.update(_SAME_ATTRIBUTES)
+
+
+MODES: Final = {"without": _unpriced, "attributes only": _attributes_only, "with": None}
+
+
 def chat() -> None:
     run = _tel.llm("openai", "gpt-4o-mini", server_address="127.0.0.1", server_port=8000)
     run.set_request(temperature=0.2, max_tokens=100)
@@ -47,28 +68,38 @@ def chat() -> None:
     run.stop()
 
 
-def _with(priced: bool) -> None:
-    _chat._cost.price_chat = _priced if priced else _unpriced  # type: ignore[assignment]
+def _with(mode: str) -> None:
+    _chat._cost.price_chat = MODES[mode] or _priced  # type: ignore[assignment]
 
 
 def timed(rounds: int, calls: int, wall: bool) -> None:
     clock = clock_for(wall)
-    results: dict[bool, list[float]] = {True: [], False: []}
+    results: dict[str, list[float]] = {mode: [] for mode in MODES}
     for _ in range(200):
         chat()
     for _ in range(rounds):
-        for priced in (False, True):
-            _with(priced)
-            results[priced].append(per_call_us(chat, calls, clock))
+        for mode in MODES:
+            _with(mode)
+            results[mode].append(per_call_us(chat, calls, clock))
             _exporter.clear()
-    _with(True)
-    off, on = statistics.median(results[False]), statistics.median(results[True])
-    print(f"chat run without pricing {off:8.2f} µs, with pricing {on:8.2f} µs")
-    print(f"pricing adds {on - off:+.2f} µs per model call (target <= 5 µs)")
+    _with("with")
+    _report({mode: statistics.median(values) for mode, values in results.items()}, "µs")
 
 
-def _icount_child(priced: bool, calls: int) -> None:
-    _with(priced)
+def _report(per: dict[str, float], unit: str) -> None:
+    fmt = ",.0f" if unit == "instructions" else ".2f"
+    for mode, value in per.items():
+        print(f"chat run, {mode + ' pricing' if mode != 'attributes only' else mode}: "
+              f"{value:{fmt}} {unit}")  # fmt: skip
+    print(
+        f"pricing adds {per['with'] - per['without']:+{fmt}} {unit} per model call: "
+        f"the price {per['with'] - per['attributes only']:+{fmt}}, the SDK storing its three "
+        f"attributes {per['attributes only'] - per['without']:+{fmt}} (target <= 5 µs in all)"
+    )
+
+
+def _icount_child(mode: str, calls: int) -> None:
+    _with(mode)
     for _ in range(200):
         chat()
     for i in range(calls):
@@ -81,23 +112,22 @@ def icount(calls: int) -> None:
     if shutil.which("valgrind") is None:
         sys.exit("valgrind is not installed")
 
-    def count(priced: bool, n: int) -> int:
+    def count(mode: str, n: int) -> int:
         done = subprocess.run(
             ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
-             sys.executable, __file__, "--child", str(int(priced)), str(n)],
+             sys.executable, __file__, "--child", mode, str(n)],
             capture_output=True, text=True, check=True,
         )  # fmt: skip
         line = next(x for x in done.stderr.splitlines() if "Collected" in x)
         return int(line.split()[-1])
 
-    per = {p: (count(p, calls) - count(p, 0)) / calls for p in (False, True)}
-    print(f"instructions per chat run: without pricing {per[False]:,.0f}, with {per[True]:,.0f}")
-    print(f"pricing adds {per[True] - per[False]:,.0f} instructions per call")
+    per = {mode: (count(mode, calls) - count(mode, 0)) / calls for mode in MODES}
+    _report(per, "instructions")
 
 
 def main() -> None:
     if len(sys.argv) == 4 and sys.argv[1] == "--child":
-        _icount_child(sys.argv[2] == "1", int(sys.argv[3]))
+        _icount_child(sys.argv[2], int(sys.argv[3]))
         return
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=30)
