@@ -74,6 +74,11 @@ COMPAT: list[tuple[str, list[str], list[str]]] = [
     ("google-genai-2", ["google-genai>=2,<3", "llama-index-llms-google-genai>=0.9"],
      ["tests/google_genai"]),
     ("google-genai-1", ["google-genai>=1.0,<2"], ["tests/google_genai"]),
+    # openai-agents: `tests` gets the newest release next to openai 2.x (0.20); 0.21 and
+    # later need openai 3. 0.4 is the oldest that installs next to openai 2.x, and runs
+    # only below openai 2.45 (whose usage types it can no longer build).
+    ("openai-agents-newest", ["openai-agents>=0.24", "openai>=3,<4"], ["tests/openai_agents"]),
+    ("openai-agents-0.4", ["openai-agents==0.4.0", "openai>=2.2,<2.45"], ["tests/openai_agents"]),
     # The official SQLAlchemy instrumentation declares sqlalchemy < 2.1: its spans, sanitized.
     ("sqlalchemy-2.0", ["sqlalchemy>=2.0,<2.1",
                         "opentelemetry-instrumentation-sqlalchemy>=0.60b0,<1",
