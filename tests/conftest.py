@@ -22,6 +22,7 @@ from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, Sampler, Sam
 
 from instrumentors import config, telemetry
 from instrumentors.links import registry
+from tests.conformance import span_rules
 
 
 class _SwitchableSampler(Sampler):
@@ -55,6 +56,8 @@ SAMPLER = _SwitchableSampler()
 FORWARD = _Forward()
 PROVIDER = TracerProvider(sampler=SAMPLER)
 PROVIDER.add_span_processor(FORWARD)
+# Every span of ours, in every test, is checked against docs/attributes.md and the span rules.
+PROVIDER.add_span_processor(span_rules.CHECKER)
 trace.set_tracer_provider(PROVIDER)
 METRICS = InMemoryMetricReader()
 metrics.set_meter_provider(MeterProvider(metric_readers=[METRICS]))
@@ -62,7 +65,33 @@ metrics.set_meter_provider(MeterProvider(metric_readers=[METRICS]))
 LOGS = InMemoryLogRecordExporter()
 _LOGGER_PROVIDER = LoggerProvider()
 _LOGGER_PROVIDER.add_log_record_processor(SimpleLogRecordProcessor(LOGS))
+_LOGGER_PROVIDER.add_log_record_processor(span_rules.LOG_CHECKER)
 set_logger_provider(_LOGGER_PROVIDER)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "nonconforming(reason): the test makes spans that break the span rules on purpose",
+    )
+
+
+@pytest.fixture(autouse=True)
+def _span_rules(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Every test is a conformance test: what our code emitted must follow the span rules."""
+    span_rules.VIOLATIONS.take()  # what ended between tests is nobody's
+    yield
+    found = span_rules.VIOLATIONS.take()
+    marker = request.node.get_closest_marker("nonconforming")
+    if marker is not None:
+        assert marker.args and marker.args[0], "@pytest.mark.nonconforming needs a reason"
+        return
+    if found:
+        pytest.fail(
+            "spans that break the span rules (tests/conformance/span_rules.py):\n- "
+            + "\n- ".join(found),
+            pytrace=False,
+        )
 
 
 @pytest.fixture(autouse=True)

@@ -253,7 +253,7 @@ class Layered(ScriptedChat):
     """A model whose request is also seen by a provider layer (as the OpenAI SDK layer would)."""
 
     def _generate(self, messages: Any, stop: Any = None, run_manager: Any = None, **kw: Any) -> Any:
-        inner = INNER.llm("openai", "gpt-inner", server_address="inner.example")
+        inner = INNER.llm("openai", "gpt-inner", server_address="inner.example", server_port=443)
         inner.set_response(response_id="inner-id")
         inner.stop()
         return super()._generate(messages, stop, run_manager, **kw)
@@ -261,7 +261,9 @@ class Layered(ScriptedChat):
     def _stream(
         self, messages: Any, stop: Any = None, run_manager: Any = None, **kw: Any
     ) -> Iterator[Any]:
-        inner = INNER.llm("openai", "gpt-inner", server_address="inner.example", attach=False)
+        inner = INNER.llm(
+            "openai", "gpt-inner", server_address="inner.example", server_port=443, attach=False
+        )
         for piece in ("a", "b"):
             inner.record_chunk()
             yield ChatGenerationChunk(message=AIMessageChunk(content=piece))
