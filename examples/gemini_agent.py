@@ -25,8 +25,8 @@ Without ``GOOGLE_API_KEY`` / ``GEMINI_API_KEY`` a scripted local model
 to a collector or backend.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: google-genai 1.x reads the annotations of
+# the functions it calls itself (get_forecast) as types, not strings.
 import sys
 import time
 from pathlib import Path
