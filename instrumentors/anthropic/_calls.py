@@ -12,15 +12,14 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Final
 
-from instrumentors import semconv
+from instrumentors import _sdk_calls, semconv
+from instrumentors._sdk_client import ResultKinds
+from instrumentors._sdk_streams import Accumulator, Proxies
 from instrumentors.anthropic import _client, _compat, _extract, _stream
 from instrumentors.telemetry import LLMRun, Telemetry, guard
 
 _START_GUARD: Final = guard("starting an Anthropic span")
 _REQUEST_GUARD: Final = guard("reading an Anthropic request")
-_RESPONSE_GUARD: Final = guard("reading an Anthropic response")
-_ERROR_GUARD: Final = guard("recording an Anthropic error")
-_END_GUARD: Final = guard("ending an Anthropic span")
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,90 +29,37 @@ class Api:
     operation: str
     request: Callable[[LLMRun, Mapping[str, Any]], None]
     response: Callable[[LLMRun, Any], None]
+    accumulator: Callable[[LLMRun, bool], Accumulator | None] | None = None
+    measure: None = None  # a span that does not record: nothing read (its duration is measured)
     streams: bool = True
+    kinds: ResultKinds = _client.KINDS
+    proxies: Proxies = _stream.PROXIES
 
 
-CHAT: Final = Api(semconv.OP_CHAT, _extract.chat_request, _extract.chat_response)
+CHAT: Final = Api(
+    semconv.OP_CHAT, _extract.chat_request, _extract.chat_response, _stream.accumulator
+)
 COUNT: Final = Api(
     _extract.OP_COUNT_TOKENS, _extract.count_request, _extract.count_response, streams=False
 )
 
 
-class Call:
-    """One instrumented request: its run, and how to read what the SDK returns."""
+class Call(_sdk_calls.SdkCall):
+    """One instrumented Anthropic request (the reading is shared: ``_sdk_calls``)."""
 
-    __slots__ = ("api", "enriching", "recording", "retries", "retry_response", "run")
+    # The failed attempt's response, for the next retry (set by the sleep hook before
+    # a retry; unset until the first one, so a call costs no more than it needs).
+    __slots__ = ("retry_response",)
+    retry_response: Any
 
-    def __init__(self, api: Api, run: LLMRun, enriching: bool) -> None:
-        self.api = api
-        self.run = run
-        # Nested in another layer's chat run (LangChain...): that layer owns the span.
-        self.enriching = enriching
-        self.recording: bool = run.span.is_recording()
-        self.retries = 0
-        self.retry_response: Any = None  # the failed attempt's response, for the next retry
-
-    def accumulator(self) -> _stream.Accumulator | None:
-        return _stream.Accumulator(self.run) if self.recording else None
-
-    def finish(self, result: Any) -> Any:
-        """Record the response (or hand the run to a proxy); return what the user gets."""
-        with _RESPONSE_GUARD:
-            kind = _client.result_kind(result)
-            if kind <= _client.STREAM:  # a parsed body or a stream: the common cases
-                return self.parsed(result, kind)
-            if kind == _client.UNREAD:  # with_streaming_response: the body is read later
-                self.run.suspend()
-                proxy = (
-                    _stream.AsyncResponseProxy
-                    if isinstance(result, _client.ASYNC_RESPONSE)
-                    else _stream.ResponseProxy
-                )
-                return proxy(result, self.run, self.parsed)
-            # with_raw_response: the body is read. Parse it now (the SDK caches it, so the
-            # user's parse() gets the same object); a stream's proxy comes from parse().
-            parsed = result.parse()
-            traced = self.parsed(parsed)
-            return result if traced is parsed else _stream.RawResponseProxy(result, traced)
-        with _END_GUARD:  # reading it failed: the span ends with what it has
-            self.run.stop()
-        return result
-
-    def parsed(self, value: Any, kind: int | None = None) -> Any:
-        """A parsed body: a stream gets a proxy carrying the run; anything else ends it."""
-        with _RESPONSE_GUARD:
-            if kind is None:
-                kind = _client.result_kind(value)
-            if kind == _client.STREAM:
-                proxy = (
-                    _stream.AsyncStreamProxy
-                    if isinstance(value, _client.ASYNC_STREAM)
-                    else _stream.StreamProxy
-                )
-                self.run.suspend()
-                return proxy(value, self.run, self.accumulator(), self.enriching)
-            try:
-                if self.recording:
-                    self.api.response(self.run, value)
-            finally:
-                self.run.stop()
-            return value
-        with _END_GUARD:
-            self.run.stop()
-        return value
-
-    def fail(self, exc: BaseException) -> None:
-        with _ERROR_GUARD:
-            try:
-                if self.recording:
-                    _client.on_error(self.run, exc)
-            finally:
-                _stream.fail_run(self.run, exc, self.enriching)
+    def on_error(self, exc: BaseException) -> None:
+        _client.on_error(self.run, exc)
 
     def retried(self, delay: Any, cause: BaseException | None) -> None:
         """The SDK is about to retry this request after ``delay`` seconds."""
         self.retries += 1
-        response, self.retry_response = self.retry_response, None
+        response = getattr(self, "retry_response", None)
+        self.retry_response = None
         if self.recording:
             _client.on_retry(self.run, self.retries, delay, cause, response)
 

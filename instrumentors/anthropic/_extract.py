@@ -14,6 +14,10 @@ from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
 from instrumentors import semconv
+from instrumentors._sdk_fields import field as _field
+from instrumentors._sdk_fields import integer as _int
+from instrumentors._sdk_fields import number as _num
+from instrumentors._sdk_fields import text as _str
 from instrumentors.anthropic._client import ClientInfo
 from instrumentors.telemetry import LLMRun, Message, Telemetry, ToolCallRequest
 
@@ -24,38 +28,8 @@ OP_COUNT_TOKENS: Final = "count_tokens"
 # Blocks in which the model asks for a tool: the client's, and the ones the API runs itself.
 TOOL_USES: Final = frozenset({"tool_use", "server_tool_use", "mcp_tool_use"})
 _MEDIA: Final = frozenset({"image", "document"})
-_NUMBER: Final = (int, float)
-_ABSENT: Final = object()
 
 # --------------------------------------------------------------------------- helpers
-
-
-def _num(value: Any) -> float | None:
-    # Also rejects the SDK's NOT_GIVEN / Omit sentinels and bools.
-    return value if type(value) in _NUMBER else None
-
-
-def _int(value: Any) -> int | None:
-    return value if type(value) is int else None
-
-
-def _str(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
-def _field(obj: Any, name: str) -> Any:
-    """A field of a request item (a dict) or an SDK model, without pydantic's ``__getattr__``."""
-    if isinstance(obj, dict):
-        return obj.get(name)
-    fields = getattr(obj, "__dict__", None)
-    if fields is not None and name in fields:
-        return fields[name]
-    if isinstance(obj, Mapping):
-        return obj.get(name)
-    extra = getattr(obj, "__pydantic_extra__", _ABSENT)
-    if extra is not _ABSENT:
-        return extra.get(name) if isinstance(extra, dict) else None
-    return getattr(obj, name, None)
 
 
 def _items(value: Any) -> Iterable[Any]:

@@ -19,9 +19,10 @@ import wrapt
 from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 
 from instrumentors._patching import Wrapper
+from instrumentors._sdk_fields import field as _field
+from instrumentors._sdk_streams import StreamMixin
 from instrumentors.anthropic import _stream
 from instrumentors.anthropic._calls import Api, Call, active, start
-from instrumentors.anthropic._extract import _field
 from instrumentors.telemetry import Telemetry, guard
 
 if TYPE_CHECKING:
@@ -47,7 +48,7 @@ class _Request:
         return start(self.tel, self.api, self.instance, self.kwargs)
 
 
-def _stream_of(call: Call, stream: Any, proxy: type[_stream._StreamMixin]) -> Any:
+def _stream_of(call: Call, stream: Any, proxy: type[StreamMixin]) -> Any:
     """The helper's stream behind a proxy that carries the run (the caller's context back)."""
     with _HELPER_GUARD:
         call.run.suspend()
@@ -61,7 +62,7 @@ def _is_text(event: Any) -> bool:
     return bool(event.type == "content_block_delta" and _field(event.delta, "type") == "text_delta")
 
 
-class MessageStreamProxy(_stream._SyncReading):
+class MessageStreamProxy(_stream.SyncEvents):
     """The ``.stream()`` helper's ``MessageStream``; its readers read through this proxy."""
 
     @property
@@ -87,7 +88,7 @@ class MessageStreamProxy(_stream._SyncReading):
         self.close()
 
 
-class AsyncMessageStreamProxy(_stream._AsyncReading):
+class AsyncMessageStreamProxy(_stream.AsyncEvents):
     """The async ``.stream()`` helper's ``AsyncMessageStream``."""
 
     @property
@@ -123,7 +124,7 @@ class _ManagerMixin(_Proxy):
     def __init__(self, manager: Any, request: _Request) -> None:
         super().__init__(manager)
         self._self_request = request
-        self._self_stream: _stream._StreamMixin | None = None
+        self._self_stream: StreamMixin | None = None
 
     def _self_open(self) -> Call | None:
         if not is_instrumentation_enabled():

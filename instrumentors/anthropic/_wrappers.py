@@ -13,90 +13,30 @@ out of the requests this layer traces (``sdk_span``), so one request is one span
 from __future__ import annotations
 
 import functools
-import sys
 from collections.abc import Callable
 from typing import Any, Final
 
 from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 
+from instrumentors import _sdk_calls
 from instrumentors._patching import Patch, Wrapper, fixed
 from instrumentors.anthropic import _compat, _helpers
 from instrumentors.anthropic._calls import CHAT, COUNT, Api, active, start
-from instrumentors.telemetry import Telemetry, guard
-
-_RETRY_GUARD: Final = guard("recording an Anthropic retry")
+from instrumentors.telemetry import Telemetry
 
 
 def sync_call(api: Api) -> Callable[[Telemetry], Wrapper]:
     """Factory of the wrapper of a sync request method (``Messages.create`` and friends)."""
-
-    def factory(tel: Telemetry) -> Wrapper:
-        def traced(
-            wrapped: Callable[..., Any],
-            instance: Any,
-            args: tuple[Any, ...],
-            kwargs: dict[str, Any],
-        ) -> Any:
-            if not is_instrumentation_enabled():
-                return wrapped(*args, **kwargs)
-            call = start(tel, api, instance, kwargs)
-            if call is None:
-                return wrapped(*args, **kwargs)
-            token = active.set(call)
-            try:
-                result = wrapped(*args, **kwargs)
-            except BaseException as exc:
-                call.fail(exc)
-                raise
-            finally:
-                active.reset(token)
-            return call.finish(result)
-
-        return traced
-
-    return factory
+    return _sdk_calls.sync_call(start, api, active)
 
 
 def async_call(api: Api) -> Callable[[Telemetry], Wrapper]:
     """Factory of the wrapper of an async request method; nothing starts until awaited."""
-
-    def factory(tel: Telemetry) -> Wrapper:
-        async def traced(
-            wrapped: Callable[..., Any],
-            instance: Any,
-            args: tuple[Any, ...],
-            kwargs: dict[str, Any],
-        ) -> Any:
-            if not is_instrumentation_enabled():
-                return await wrapped(*args, **kwargs)
-            call = start(tel, api, instance, kwargs)
-            if call is None:
-                return await wrapped(*args, **kwargs)
-            token = active.set(call)
-            try:
-                result = await wrapped(*args, **kwargs)
-            except BaseException as exc:
-                call.fail(exc)
-                raise
-            finally:
-                active.reset(token)
-            return call.finish(result)
-
-        return traced
-
-    return factory
+    return _sdk_calls.async_call(start, api, active)
 
 
-def retry_delay(
-    wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> Any:
-    """The SDK's retry delay: one ``retry.attempted`` per retry of a request we trace."""
-    delay = wrapped(*args, **kwargs)
-    call = active.get()
-    if call is not None:
-        with _RETRY_GUARD:
-            call.retried(delay, sys.exc_info()[1])
-    return delay
+# The SDK's retry delay: one ``retry.attempted`` per retry of a request we trace.
+retry_delay: Final = _sdk_calls.retry_delay(active)
 
 
 def retry_sleep(

@@ -15,9 +15,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
+from instrumentors._sdk_fields import integer as _int
+from instrumentors._sdk_fields import number as _num
 from instrumentors.telemetry import EmbeddingRun, LLMRun, Message, ToolCallRequest
 
-_NUMBER: Final = (int, float)
 _ROLES: Final = {"model": "assistant", "user": "user", "function": "tool", "tool": "tool"}
 # (python name, camelCase alias) of the request parameters read from a config.
 _PARAMS: Final = (
@@ -34,14 +35,6 @@ _PARAMS: Final = (
 _reasons: dict[Any, str] = {}  # enum member -> lowercased value (a handful of members)
 
 # --------------------------------------------------------------------------- helpers
-
-
-def _num(value: Any) -> float | None:
-    return value if type(value) in _NUMBER else None
-
-
-def _int(value: Any) -> int | None:
-    return value if type(value) is int else None
 
 
 def _get(obj: Any, name: str, alias: str | None = None) -> Any:

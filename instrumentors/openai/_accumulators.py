@@ -7,7 +7,7 @@ the call's metrics need: model, usage and the response attributes.
 
 from __future__ import annotations
 
-from typing import Any, Final, Protocol
+from typing import Any, Final
 
 from instrumentors.openai import _extract
 from instrumentors.telemetry import LLMRun, Message, ToolCallRequest
@@ -16,12 +16,6 @@ _FINAL_EVENTS: Final = frozenset({"response.completed", "response.incomplete", "
 # The conventions' output messages need a finish reason: a choice the stream never
 # finished (closed early, broken off) gets this one, as the official instrumentation's.
 _UNFINISHED: Final = "error"
-
-
-class Accumulator(Protocol):
-    def add(self, chunk: Any) -> None: ...
-
-    def apply(self, run: LLMRun) -> None: ...
 
 
 class ChatAccumulator:

@@ -9,12 +9,14 @@ service tier, system fingerprint): metrics count every call, sampled or not.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import Any, Final
 
 import openai.types.chat
 
 from instrumentors import semconv
+from instrumentors._sdk_fields import field as _field
+from instrumentors._sdk_fields import text as _str
 from instrumentors.openai._client import ClientInfo
 from instrumentors.telemetry import EmbeddingRun, LLMRun, Message, Telemetry, ToolCallRequest
 
@@ -27,43 +29,8 @@ _FUNCTION_TOOL_CALLS: Final = frozenset(
     )
     if isinstance(cls, type) and "function" in getattr(cls, "model_fields", {})
 )
-_NUMBER: Final = (int, float)
-_ABSENT: Final = object()
 
 # --------------------------------------------------------------------------- helpers
-
-
-def _num(value: Any) -> float | None:
-    # Also rejects the SDK's NOT_GIVEN / Omit sentinels and bools.
-    return value if type(value) in _NUMBER else None
-
-
-def _int(value: Any) -> int | None:
-    return value if type(value) is int else None
-
-
-def _str(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
-def _field(obj: Any, name: str) -> Any:
-    """A field of a request item: a TypedDict (plain dict) or an SDK model.
-
-    SDK models keep their fields in ``__dict__`` and extras in ``__pydantic_extra__``
-    (pydantic 2): reading those skips pydantic's ``__getattr__``, which costs
-    microseconds for every absent name (``call_id`` on a chat tool call, say).
-    """
-    if isinstance(obj, dict):
-        return obj.get(name)
-    fields = getattr(obj, "__dict__", None)
-    if fields is not None and name in fields:
-        return fields[name]
-    if isinstance(obj, Mapping):
-        return obj.get(name)
-    extra = getattr(obj, "__pydantic_extra__", _ABSENT)
-    if extra is not _ABSENT:
-        return extra.get(name) if isinstance(extra, dict) else None
-    return getattr(obj, name, None)
 
 
 def _text(content: Any) -> str | None:

@@ -11,8 +11,12 @@ from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
 from instrumentors import semconv
+from instrumentors._sdk_fields import field as _field
+from instrumentors._sdk_fields import integer as _int
+from instrumentors._sdk_fields import number as _num
+from instrumentors._sdk_fields import text as _str
 from instrumentors.openai._client import ClientInfo, idempotency_in
-from instrumentors.openai._extract import _call_of, _field, _int, _num, _str, _text
+from instrumentors.openai._extract import _call_of, _text
 from instrumentors.telemetry import EmbeddingRun, LLMRun, Message, Run
 
 _CHAT_PARAMS: Final = frozenset(

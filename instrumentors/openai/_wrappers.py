@@ -10,27 +10,24 @@ in the task or thread of the request.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Final
 
-from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 from opentelemetry.trace import get_current_span
 
+from instrumentors import _sdk_calls
 from instrumentors._patching import Patch, Wrapper, fixed
+from instrumentors._sdk_client import ResultKinds
+from instrumentors._sdk_streams import Proxies
 from instrumentors.openai import _client, _compat, _extract, _request, _stream
 from instrumentors.openai._client import ClientInfo
 from instrumentors.telemetry import LLMRun, Telemetry, guard
 
 _START_GUARD: Final = guard("starting an OpenAI span")
 _REQUEST_GUARD: Final = guard("reading an OpenAI request")
-_RESPONSE_GUARD: Final = guard("reading an OpenAI response")
-_ERROR_GUARD: Final = guard("recording an OpenAI error")
-_RETRY_GUARD: Final = guard("recording an OpenAI retry")
 _HELPER_GUARD: Final = guard("following an OpenAI stream helper")
-_END_GUARD: Final = guard("ending an OpenAI span")
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +40,8 @@ class Api:
     # What the metrics need when the span does not record (model, usage...).
     measure: Callable[[Any, Any], None]
     accumulator: Callable[[LLMRun, bool], _stream.Accumulator] | None = None
+    kinds: ResultKinds = _client.KINDS
+    proxies: Proxies = _stream.PROXIES
 
 
 CHAT: Final = Api(
@@ -67,79 +66,13 @@ EMBEDDINGS: Final = Api(
 )
 
 
-class _Call:
-    """One instrumented request: its run, and how to read what the SDK returns."""
+class _Call(_sdk_calls.SdkCall):
+    """One instrumented OpenAI request (the reading is shared: ``_sdk_calls``)."""
 
-    __slots__ = ("api", "enriching", "recording", "retries", "run")
+    __slots__ = ()
 
-    def __init__(self, api: Api, run: Any, enriching: bool) -> None:
-        self.api = api
-        self.run = run
-        # Nested in another layer's chat run (LangChain...): that layer owns the span.
-        self.enriching = enriching
-        self.recording: bool = run.span.is_recording()
-        self.retries = 0
-
-    def finish(self, result: Any) -> Any:
-        """Record the response (or hand the run to a proxy); return what the user gets."""
-        with _RESPONSE_GUARD:
-            kind = _client.result_kind(result)
-            if kind <= _client.STREAM:  # a parsed body or a stream: the common cases
-                return self.parsed(result, kind)
-            if kind == _client.UNREAD:  # with_streaming_response: the body is read later
-                self.run.suspend()
-                proxy = (
-                    _stream.AsyncResponseProxy
-                    if isinstance(result, _client.ASYNC_RESPONSE)
-                    else _stream.ResponseProxy
-                )
-                return proxy(result, self.run, self.parsed)
-            # with_raw_response: the body is read. Parse it now (the SDK caches it, so
-            # the user's parse() gets the same object); a stream's proxy is handed out
-            # by the response's proxy.
-            parsed = result.parse()
-            traced = self.parsed(parsed)
-            return result if traced is parsed else _stream.RawResponseProxy(result, traced)
-        with _END_GUARD:  # reading it failed: the span ends with what it has
-            self.run.stop()
-        return result
-
-    def parsed(self, value: Any, kind: int | None = None) -> Any:
-        """A parsed body: a stream gets a proxy carrying the run; anything else ends it."""
-        with _RESPONSE_GUARD:
-            if kind is None:
-                kind = _client.result_kind(value)
-            if kind == _client.STREAM:
-                acc = self.api.accumulator
-                proxy = (
-                    _stream.AsyncStreamProxy
-                    if isinstance(value, _client.ASYNC_STREAM)
-                    else _stream.StreamProxy
-                )
-                self.run.suspend()
-                accumulator = None
-                if acc is not None and (self.recording or self.run.measured):
-                    accumulator = acc(self.run, self.recording)
-                return proxy(value, self.run, accumulator, self.enriching)
-            try:
-                if self.recording:
-                    self.api.response(self.run, value)
-                elif self.run.measured:  # metrics count every call, sampled or not
-                    self.api.measure(self.run, value)
-            finally:
-                self.run.stop()
-            return value
-        with _END_GUARD:  # reading failed: the span ends with what it has (stop is idempotent)
-            self.run.stop()
-        return value
-
-    def fail(self, exc: BaseException) -> None:
-        with _ERROR_GUARD:
-            try:
-                if self.recording:
-                    _client.on_error(self.run, exc)
-            finally:
-                _stream.fail_run(self.run, exc, self.enriching)
+    def on_error(self, exc: BaseException) -> None:
+        _client.on_error(self.run, exc)
 
     def retried(self, delay: Any, cause: BaseException | None) -> None:
         """The SDK is about to retry this request after ``delay`` seconds."""
@@ -168,74 +101,16 @@ def _start(tel: Telemetry, api: Api, instance: Any, kwargs: Mapping[str, Any]) -
 
 def sync_call(api: Api) -> Callable[[Telemetry], Wrapper]:
     """Factory of the wrapper of a sync request method (``Completions.create`` and friends)."""
-
-    def factory(tel: Telemetry) -> Wrapper:
-        def traced(
-            wrapped: Callable[..., Any],
-            instance: Any,
-            args: tuple[Any, ...],
-            kwargs: dict[str, Any],
-        ) -> Any:
-            if not is_instrumentation_enabled():
-                return wrapped(*args, **kwargs)
-            call = _start(tel, api, instance, kwargs)
-            if call is None:
-                return wrapped(*args, **kwargs)
-            token = _active.set(call)
-            try:
-                result = wrapped(*args, **kwargs)
-            except BaseException as exc:
-                call.fail(exc)
-                raise
-            finally:
-                _active.reset(token)
-            return call.finish(result)
-
-        return traced
-
-    return factory
+    return _sdk_calls.sync_call(_start, api, _active)
 
 
 def async_call(api: Api) -> Callable[[Telemetry], Wrapper]:
     """Factory of the wrapper of an async request method; nothing starts until awaited."""
-
-    def factory(tel: Telemetry) -> Wrapper:
-        async def traced(
-            wrapped: Callable[..., Any],
-            instance: Any,
-            args: tuple[Any, ...],
-            kwargs: dict[str, Any],
-        ) -> Any:
-            if not is_instrumentation_enabled():
-                return await wrapped(*args, **kwargs)
-            call = _start(tel, api, instance, kwargs)
-            if call is None:
-                return await wrapped(*args, **kwargs)
-            token = _active.set(call)
-            try:
-                result = await wrapped(*args, **kwargs)
-            except BaseException as exc:
-                call.fail(exc)
-                raise
-            finally:
-                _active.reset(token)
-            return call.finish(result)
-
-        return traced
-
-    return factory
+    return _sdk_calls.async_call(_start, api, _active)
 
 
-def retry_hook(
-    wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> Any:
-    """The SDK's retry delay: one ``retry.attempted`` per retry of a request we trace."""
-    delay = wrapped(*args, **kwargs)
-    call = _active.get()
-    if call is not None:
-        with _RETRY_GUARD:
-            call.retried(delay, sys.exc_info()[1])
-    return delay
+# The SDK's retry delay: one ``retry.attempted`` per retry of a request we trace.
+retry_hook: Final = _sdk_calls.retry_delay(_active)
 
 
 def helper_init(
