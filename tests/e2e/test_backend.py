@@ -3,7 +3,7 @@ and OTLP/gRPC, and read back through Phoenix's REST API.
 
 The trace it should produce (one per run)::
 
-    weather-agent run
+    invoke_agent weather-agent
     ├─ plan
     ├─ act
     │  └─ execute_tool get_weather                  call_1
@@ -83,7 +83,7 @@ def test_one_trace_per_run_with_one_root(basic_spans: list[Span]) -> None:
     assert len(basic_spans) == SPAN_COUNT, tree(basic_spans)
     assert len({span["trace_id"] for span in basic_spans}) == 1
     (root,) = roots(basic_spans)
-    assert root["name"] == "weather-agent run"
+    assert root["name"] == "invoke_agent weather-agent"
     known = by_id(basic_spans)
     assert all(span["parent_id"] in known for span in basic_spans if span is not root)
 
