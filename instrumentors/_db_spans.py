@@ -22,12 +22,10 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any, Final
 
-from opentelemetry import context as context_api
 from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.trace import Link, Span, SpanContext, SpanKind, Status, StatusCode
@@ -35,6 +33,7 @@ from opentelemetry.util.types import Attributes, AttributeValue
 
 from instrumentors import _semconv_net as net
 from instrumentors._errors import error_type, record_exception
+from instrumentors._wrapping_tracer import WrappingTracer, WrappingTracerProvider
 from instrumentors.config import settings
 from instrumentors.params import truncate
 from instrumentors.propagation import scrub_text
@@ -211,7 +210,7 @@ def _system_of(attributes: Attributes) -> str | None:
     return None
 
 
-class DBTracer(trace.Tracer):
+class DBTracer(WrappingTracer):
     """Starts ``DBSpan`` wrappers around the spans of ``tracer``."""
 
     def __init__(self, tracer: trace.Tracer) -> None:
@@ -237,57 +236,17 @@ class DBTracer(trace.Tracer):
         parent_id = parent.span_id if parent.is_valid else None
         return DBSpan(span, parent_id, _system_of(clean), query)
 
-    @contextmanager
-    def start_as_current_span(  # type: ignore[override]
-        self,
-        name: str,
-        context: Context | None = None,
-        kind: SpanKind = SpanKind.INTERNAL,
-        attributes: Attributes = None,
-        links: Sequence[Link] | None = None,
-        start_time: int | None = None,
-        record_exception: bool = True,
-        set_status_on_exception: bool = True,
-        end_on_exit: bool = True,
-    ) -> Iterator[Span]:
-        span = self.start_span(
-            name, context, kind, attributes, links, start_time, record_exception,
-            set_status_on_exception,
-        )  # fmt: skip
-        token = context_api.attach(trace.set_span_in_context(span))
-        try:
-            yield span
-        except Exception as exc:  # as use_span: not BaseException (GeneratorExit...)
-            if span.is_recording():
-                if record_exception:
-                    span.record_exception(exc)
-                if set_status_on_exception:
-                    span.set_status(Status(StatusCode.ERROR, error_type(exc)))
-            raise
-        finally:
-            context_api.detach(token)
-            if end_on_exit:
-                span.end()
+    def record_failure(
+        self, span: Span, exc: Exception, record_exception: bool, set_status_on_exception: bool
+    ) -> None:
+        if record_exception:
+            span.record_exception(exc)
+        if set_status_on_exception:
+            span.set_status(Status(StatusCode.ERROR, error_type(exc)))
 
 
-class DBTracerProvider(trace.TracerProvider):
+class DBTracerProvider(WrappingTracerProvider):
     """Tracers whose spans are ``DBSpan`` s; ``provider=None`` means the global one."""
 
-    def __init__(self, provider: trace.TracerProvider | None = None) -> None:
-        self._provider = provider
-
-    def get_tracer(
-        self,
-        instrumenting_module_name: str,
-        instrumenting_library_version: str | None = None,
-        schema_url: str | None = None,
-        attributes: Attributes = None,
-    ) -> trace.Tracer:
-        tracer = trace.get_tracer(
-            instrumenting_module_name,
-            instrumenting_library_version,
-            self._provider,
-            schema_url,
-            attributes,
-        )
+    def wrap(self, tracer: trace.Tracer) -> trace.Tracer:
         return DBTracer(tracer)

@@ -22,12 +22,10 @@ from __future__ import annotations
 
 import logging
 import traceback
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Final
 
-from opentelemetry import context as context_api
 from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.semconv.attributes.exception_attributes import (
@@ -40,6 +38,7 @@ from opentelemetry.trace import Link, Span, SpanContext, SpanKind, Status, Statu
 from opentelemetry.util.types import Attributes, AttributeValue
 
 from instrumentors import _semconv_net as net
+from instrumentors._wrapping_tracer import WrappingTracer, WrappingTracerProvider
 from instrumentors.propagation import REDACTED, host_of, sanitize_url, scrub_text
 
 _logger = logging.getLogger(__name__)
@@ -213,7 +212,7 @@ class HTTPSpan(Span):
         return getattr(self._span, name)
 
 
-class ScrubbingTracer(trace.Tracer):
+class ScrubbingTracer(WrappingTracer):
     """Starts ``HTTPSpan`` wrappers around the spans of ``tracer``; ``on_start`` runs first."""
 
     def __init__(self, tracer: trace.Tracer, on_start: Callable[[], None] | None = None) -> None:
@@ -242,61 +241,17 @@ class ScrubbingTracer(trace.Tracer):
         )
         return HTTPSpan(span, host, record_exception, set_status_on_exception)
 
-    # The API types this with a private context-manager class of its own; contextlib's
-    # behaves the same in ``with`` (how every official instrumentation calls it).
-    @contextmanager
-    def start_as_current_span(  # type: ignore[override]
-        self,
-        name: str,
-        context: Context | None = None,
-        kind: SpanKind = SpanKind.INTERNAL,
-        attributes: Attributes = None,
-        links: Sequence[Link] | None = None,
-        start_time: int | None = None,
-        record_exception: bool = True,
-        set_status_on_exception: bool = True,
-        end_on_exit: bool = True,
-    ) -> Iterator[Span]:
-        span = self.start_span(
-            name,
-            context,
-            kind,
-            attributes,
-            links,
-            start_time,
-            record_exception,
-            set_status_on_exception,
-        )
-        # What ``trace.use_span`` does, except that an exception is recorded scrubbed and
-        # a hostile one (its __str__ raising) cannot replace the user's own.
-        token = context_api.attach(trace.set_span_in_context(span))
-        try:
-            yield span
-        except Exception as exc:  # as use_span: not BaseException (GeneratorExit...)
-            _record_failure(span, exc, record_exception, set_status_on_exception)
-            raise
-        finally:
-            context_api.detach(token)
-            if end_on_exit:
-                span.end()
-
-
-def _record_failure(
-    span: Span, exc: Exception, record_exception: bool, set_status_on_exception: bool
-) -> None:
-    try:
-        if not span.is_recording():
-            return
+    def record_failure(
+        self, span: Span, exc: Exception, record_exception: bool, set_status_on_exception: bool
+    ) -> None:
         if record_exception:
             span.record_exception(exc)
         if set_status_on_exception:
             description = f"{type(exc).__name__}: {_safe_str(exc)}"
             span.set_status(Status(StatusCode.ERROR, description))
-    except Exception:  # the user's exception goes on, whatever happens here
-        _logger.debug("recording an HTTP error failed", exc_info=True)
 
 
-class ScrubbingTracerProvider(trace.TracerProvider):
+class ScrubbingTracerProvider(WrappingTracerProvider):
     """Tracers whose spans are scrubbed ``HTTPSpan`` s; ``provider=None`` means the global one.
 
     ``on_start`` runs as each span starts (the propagation gate checks it is in place).
@@ -307,23 +262,8 @@ class ScrubbingTracerProvider(trace.TracerProvider):
         provider: trace.TracerProvider | None = None,
         on_start: Callable[[], None] | None = None,
     ) -> None:
-        self._provider = provider
+        super().__init__(provider)
         self._on_start = on_start
 
-    def get_tracer(
-        self,
-        instrumenting_module_name: str,
-        instrumenting_library_version: str | None = None,
-        schema_url: str | None = None,
-        attributes: Attributes = None,
-    ) -> trace.Tracer:
-        # With no provider given this is the global one, or a proxy that follows it
-        # once set: the same behaviour the instrumentation has without us.
-        tracer = trace.get_tracer(
-            instrumenting_module_name,
-            instrumenting_library_version,
-            self._provider,
-            schema_url,
-            attributes,
-        )
+    def wrap(self, tracer: trace.Tracer) -> trace.Tracer:
         return ScrubbingTracer(tracer, self._on_start)

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from instrumentors._generators import decorate
 from instrumentors._lazy import default_telemetry
+from instrumentors._scopes import RunScope
 
 if TYPE_CHECKING:
     from instrumentors.telemetry import AgentRun
@@ -31,44 +31,18 @@ def _start(name: str, agent_id: str | None, attach: bool) -> AgentRun | None:
         return None
 
 
-class agent:
+class agent(RunScope):
     """An ``invoke_agent {name}`` span (``gen_ai.agent.name``, ``gen_ai.agent.id``)."""
 
-    __slots__ = ("_id", "_name", "_runs")
+    __slots__ = ("_id", "_name")
 
     def __init__(self, name: str, id: str | None = None) -> None:
         self._name = str(name) if name else "agent"
         self._id = str(id) if id is not None and id != "" else None
-        self._runs: list[AgentRun | None] = []
+        super().__init__()
 
-    def __enter__(self) -> agent:
-        self._runs.append(_start(self._name, self._id, attach=True))
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        run = self._runs.pop() if self._runs else None
-        if run is None:
-            return
-        if exc is not None:
-            run.fail(exc)
-        else:
-            run.stop()
-
-    async def __aenter__(self) -> agent:
-        return self.__enter__()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.__exit__(exc_type, exc, tb)
+    def _open(self) -> AgentRun | None:
+        return _start(self._name, self._id, attach=True)
 
     def __call__(self, func: F) -> F:
         """Decorate ``func``: each call (or each generator run) is one agent run."""

@@ -27,7 +27,6 @@ import functools
 import inspect
 import logging
 from collections.abc import Callable, Mapping
-from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
 
 from opentelemetry import propagate, trace
@@ -39,6 +38,7 @@ from instrumentors import _semconv_net as net
 from instrumentors import semconv
 from instrumentors._generators import traced_async_generator, traced_generator
 from instrumentors._lazy import instrumentation_enabled
+from instrumentors._scopes import RunScope
 from instrumentors.propagation import extract, host_allowed, host_of
 from instrumentors.session import current_session_id
 from instrumentors.version import __version__
@@ -307,53 +307,26 @@ def _wrap(func: Callable[..., Any], spec: _JobSpec) -> Callable[..., Any]:
     return wrapper
 
 
-class _Job:
+class _Job(RunScope):
     """``job(name, ...)``: a decorator for workers, or a block around one payload."""
 
-    __slots__ = ("_payload", "_runs", "_spec")
+    __slots__ = ("_payload", "_spec")
 
     def __init__(self, spec: _JobSpec, payload: Any) -> None:
         self._spec = spec
         self._payload = payload
-        self._runs: list[Run | None] = []
+        super().__init__()
 
     def __call__(self, func: F) -> F:
         """Decorate a worker: its first argument (after ``self``) is the payload."""
         wrapped = _wrap(func, self._spec)
         return cast(F, wrapped)
 
-    def __enter__(self) -> _Job:
-        started = None
-        if instrumentation_enabled():
-            payload = None if self._payload is _NOTHING else self._payload
-            started = _start(self._spec, payload, attach=True)
-        self._runs.append(started)
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        run = self._runs.pop() if self._runs else None
-        if run is None:
-            return
-        if exc is not None:
-            run.fail(exc)
-        else:
-            run.stop()
-
-    async def __aenter__(self) -> _Job:
-        return self.__enter__()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.__exit__(exc_type, exc, tb)
+    def _open(self) -> Run | None:
+        if not instrumentation_enabled():
+            return None
+        payload = None if self._payload is _NOTHING else self._payload
+        return _start(self._spec, payload, attach=True)
 
 
 def job(

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from instrumentors._generators import decorate
 from instrumentors._lazy import default_telemetry
+from instrumentors._scopes import RunScope
 
 if TYPE_CHECKING:
     from instrumentors.telemetry import StepRun
@@ -26,43 +26,17 @@ def _start(name: str, attach: bool) -> StepRun | None:
         return None
 
 
-class agent_step:
+class agent_step(RunScope):
     """A span named ``name`` with ``agent.step.name`` around a block or each call of a function."""
 
-    __slots__ = ("_name", "_runs")
+    __slots__ = ("_name",)
 
     def __init__(self, name: str) -> None:
         self._name = str(name) if name else "agent_step"
-        self._runs: list[StepRun | None] = []
+        super().__init__()
 
-    def __enter__(self) -> agent_step:
-        self._runs.append(_start(self._name, attach=True))
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        run = self._runs.pop() if self._runs else None
-        if run is None:
-            return
-        if exc is not None:
-            run.fail(exc)
-        else:
-            run.stop()
-
-    async def __aenter__(self) -> agent_step:
-        return self.__enter__()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.__exit__(exc_type, exc, tb)
+    def _open(self) -> StepRun | None:
+        return _start(self._name, attach=True)
 
     def __call__(self, func: F) -> F:
         """Decorate ``func``: each call (or each generator run) is one step span."""

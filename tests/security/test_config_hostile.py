@@ -52,15 +52,23 @@ RUNNER = textwrap.dedent(
     carrier = {}
     with trace.get_tracer("hostile").start_as_current_span("outgoing"):
         propagate.inject(carrier)
+    warned = list(records)  # the SDK warns about every attribute dropped below
+    # What the span limits allow, seen from outside: 200 attributes and events offered.
+    with trace.get_tracer("hostile").start_as_current_span("crowded") as crowded:
+        for i in range(200):
+            crowded.set_attribute(f"a{i}", i)
+            crowded.add_event(f"e{i}")
     handle.shutdown()
     (span,) = [s for s in memory.get_finished_spans() if s.name == "execute_tool ping"]
+    (full,) = [s for s in memory.get_finished_spans() if s.name == "crowded"]
     print(json.dumps({
-        "warnings": records,
+        "warnings": warned,
         "attributes": {k: str(v) for k, v in span.attributes.items()},
         "resource": {k: str(v) for k, v in span.resource.attributes.items()},
         "exporters": handle.exporters,
         "carrier": sorted(carrier),
         "shutdown_timeout": getattr(handle, "shutdown_timeout", None),
+        "kept": {"attributes": len(full.attributes), "events": len(full.events)},
     }))
     """
 )
@@ -190,6 +198,11 @@ def test_bad_shutdown_timeout_falls_back_to_five_seconds(value: str) -> None:
 def test_rejected_span_limits_fall_back_to_the_sdk_defaults(variable: str) -> None:
     report, _ = run({variable: "-5"})
     only_warning(report, variable)
+    # The SDK's defaults: 128 attributes and 128 events per span (the session attribute
+    # our processor adds counts among the attributes).
+    assert report["kept"] == {"attributes": 128, "events": 128}
+    default, _ = run({})
+    assert default["kept"] == report["kept"]
 
 
 def test_every_bad_value_at_once_gets_one_warning_each() -> None:
