@@ -20,9 +20,10 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
@@ -361,3 +362,36 @@ def run_agent(
         timeout=timeout,
         check=False,
     )
+
+
+def example_spans(
+    server: PhoenixServer,
+    client: Any,
+    report: Callable[[str], None],
+    script: str,
+    *,
+    project: str,
+    session: str,
+    spans: int,
+    keys: tuple[str, ...],
+) -> list[dict[str, Any]]:
+    """Run ``examples/<script>`` offline (the API keys in ``keys`` blanked, so its scripted
+    local model answers) exporting over OTLP/HTTP, and read back its ``spans`` spans."""
+    started = time.monotonic()
+    result = run_agent(
+        server,
+        EXAMPLES / script,
+        protocol="http",
+        project=project,
+        args=(session,),
+        env=dict.fromkeys(keys, ""),
+        timeout=180,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
+    found: list[dict[str, Any]] = client.wait_for_spans(project, spans)
+    report(
+        f"{script} over http: ran and read back {len(found)} spans "
+        f"in {time.monotonic() - started:.1f}s"
+    )
+    return found

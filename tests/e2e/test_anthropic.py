@@ -18,12 +18,11 @@ global provider); with our instrumentor on, each request has one chat span, ours
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Callable
 
 import pytest
 
-from .harness import EXAMPLES, PhoenixServer, run_agent
+from .harness import PhoenixServer, example_spans
 from .phoenix_client import PhoenixClient, Span, by_id, children, named, roots, tree
 
 pytest.importorskip("anthropic")
@@ -41,24 +40,10 @@ def spans(
     phoenix_client: PhoenixClient,
     e2e_report: Callable[[str], None],
 ) -> list[Span]:
-    started = time.monotonic()
-    result = run_agent(
-        phoenix,
-        EXAMPLES / "anthropic_agent.py",
-        protocol="http",
-        project=PROJECT,
-        args=(SESSION,),
-        env={"ANTHROPIC_API_KEY": ""},  # the scripted local model, whatever the machine has
-        timeout=180,
-    )
-    assert result.returncode == 0, result.stderr
-    assert "Traceback" not in result.stderr, result.stderr
-    found = phoenix_client.wait_for_spans(PROJECT, SPANS)
-    e2e_report(
-        f"anthropic_agent.py over http: ran and read back {len(found)} spans "
-        f"in {time.monotonic() - started:.1f}s"
-    )
-    return found
+    return example_spans(
+        phoenix, phoenix_client, e2e_report, "anthropic_agent.py",
+        project=PROJECT, session=SESSION, spans=SPANS, keys=("ANTHROPIC_API_KEY",),
+    )  # fmt: skip
 
 
 def test_one_trace_one_root_one_chat_span_per_request(spans: list[Span]) -> None:

@@ -19,12 +19,11 @@ The tree it should produce (one trace per run)::
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Callable
 
 import pytest
 
-from .harness import EXAMPLES, PhoenixServer, run_agent
+from .harness import PhoenixServer, example_spans
 from .phoenix_client import PhoenixClient, Span, by_id, children, named, roots, tree
 
 pytest.importorskip("google.genai")
@@ -42,24 +41,10 @@ def spans(
     phoenix_client: PhoenixClient,
     e2e_report: Callable[[str], None],
 ) -> list[Span]:
-    started = time.monotonic()
-    result = run_agent(
-        phoenix,
-        EXAMPLES / "gemini_agent.py",
-        protocol="http",
-        project=PROJECT,
-        args=(SESSION,),
-        env={"GOOGLE_API_KEY": "", "GEMINI_API_KEY": ""},  # the local model, whatever is set
-        timeout=180,
-    )
-    assert result.returncode == 0, result.stderr
-    assert "Traceback" not in result.stderr, result.stderr
-    found = phoenix_client.wait_for_spans(PROJECT, SPANS)
-    e2e_report(
-        f"gemini_agent.py over http: ran and read back {len(found)} spans "
-        f"in {time.monotonic() - started:.1f}s"
-    )
-    return found
+    return example_spans(
+        phoenix, phoenix_client, e2e_report, "gemini_agent.py",
+        project=PROJECT, session=SESSION, spans=SPANS, keys=("GOOGLE_API_KEY", "GEMINI_API_KEY"),
+    )  # fmt: skip
 
 
 def _chats(spans: list[Span]) -> list[Span]:

@@ -22,12 +22,11 @@ SDK's processors); the OpenAI layer enriches each chat span: one per request.
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Callable
 
 import pytest
 
-from .harness import EXAMPLES, PhoenixServer, run_agent
+from .harness import PhoenixServer, example_spans
 from .phoenix_client import PhoenixClient, Span, by_id, children, named, roots, tree
 
 pytest.importorskip("agents")
@@ -45,24 +44,10 @@ def spans(
     phoenix_client: PhoenixClient,
     e2e_report: Callable[[str], None],
 ) -> list[Span]:
-    started = time.monotonic()
-    result = run_agent(
-        phoenix,
-        EXAMPLES / "openai_agents_agent.py",
-        protocol="http",
-        project=PROJECT,
-        args=(SESSION,),
-        env={"OPENAI_API_KEY": ""},  # the scripted local model, whatever the machine has
-        timeout=180,
-    )
-    assert result.returncode == 0, result.stderr
-    assert "Traceback" not in result.stderr, result.stderr
-    found = phoenix_client.wait_for_spans(PROJECT, SPANS)
-    e2e_report(
-        f"openai_agents_agent.py over http: ran and read back {len(found)} spans "
-        f"in {time.monotonic() - started:.1f}s"
-    )
-    return found
+    return example_spans(
+        phoenix, phoenix_client, e2e_report, "openai_agents_agent.py",
+        project=PROJECT, session=SESSION, spans=SPANS, keys=("OPENAI_API_KEY",),
+    )  # fmt: skip
 
 
 def test_one_trace_one_root_one_chat_span_per_request(spans: list[Span]) -> None:
