@@ -122,7 +122,9 @@ class TracingCallbackHandler(BaseCallbackHandler):
                 if parent is not None:
                     self._runs.store(run_id, parent)
                 return
-            name = _extract.run_name(serialized, kwargs)
+            name = kwargs.get("name")  # given by langchain-core 0.3+ (run_name's first choice)
+            if type(name) is not str or not name:
+                name = _extract.run_name(serialized, kwargs)
             if parent is None:
                 kind = (
                     AGENT

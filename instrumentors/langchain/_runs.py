@@ -49,23 +49,32 @@ def set_wrapped(value: bool) -> None:
 class Entry:
     """One traced run (or, stored under a child's id, the ancestor standing in for it)."""
 
-    __slots__ = ("calls", "kind", "run", "run_id", "token")
+    __slots__ = ("calls", "key", "kind", "run", "run_id", "token")
 
     def __init__(self, run_id: UUID, run: Run, kind: int) -> None:
         self.run_id = run_id
+        self.key = run_key(run_id)
         self.run = run
         self.kind = kind
         self.calls: list[tuple[str, str]] | None = None  # AgentExecutor: announced tool calls
         self.token: tuple[int, Token[Context]] | None = None
 
 
+def run_key(run_id: object) -> object:
+    """A run's key in the map: a UUID's integer (hashed and compared in C; ``UUID.__hash__``
+    and ``__eq__`` are Python calls, dozens per agent run), else the id itself."""
+    return getattr(run_id, "int", run_id)
+
+
 class RunMap:
-    """Thread-safe enough for LangChain's callbacks: dict operations are atomic."""
+    """Thread-safe enough for LangChain's callbacks: dict operations are atomic.
+
+    Keyed by ``run_key`` (inlined below: this runs at every callback)."""
 
     __slots__ = ("_lock", "_max", "_runs")
 
     def __init__(self, max_runs: int = DEFAULT_MAX_RUNS) -> None:
-        self._runs: dict[UUID, Entry] = {}
+        self._runs: dict[object, Entry] = {}
         self._max = max(1, max_runs)
         self._lock = threading.Lock()
 
@@ -74,12 +83,12 @@ class RunMap:
 
     def get(self, run_id: UUID | None) -> Entry | None:
         """The entry for ``run_id`` (its own or its ancestor's), if any."""
-        return self._runs.get(run_id) if run_id is not None else None
+        return self._runs.get(getattr(run_id, "int", run_id)) if run_id is not None else None
 
     def store(self, run_id: UUID, entry: Entry) -> None:
         """Map ``run_id`` to ``entry``; evict the oldest past the cap."""
         runs = self._runs
-        runs[run_id] = entry
+        runs[getattr(run_id, "int", run_id)] = entry
         if len(runs) > self._max:
             self._evict()
 
@@ -98,8 +107,9 @@ class RunMap:
 
     def pop(self, run_id: UUID) -> Entry | None:
         """Remove ``run_id``; its entry if the run has its own span (not a stand-in)."""
-        entry = self._runs.pop(run_id, None)
-        if entry is None or entry.run_id != run_id:
+        key = getattr(run_id, "int", run_id)
+        entry = self._runs.pop(key, None)
+        if entry is None or entry.key != key:
             return None
         token = entry.token
         if token is not None:
@@ -120,7 +130,7 @@ class RunMap:
                 except (StopIteration, RuntimeError):
                     return
                 entry = runs.pop(oldest, None)
-                if entry is not None and entry.run_id == oldest:
+                if entry is not None and entry.key == oldest:
                     # LangChain never ended it: end it now rather than hold it forever.
                     entry.run.stop()
 

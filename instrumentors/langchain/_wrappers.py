@@ -132,22 +132,23 @@ def _register_hook() -> None:
 # --------------------------------------------------------------------------- child contexts
 
 
-def _run_for(manager: Any) -> Run | None:
-    """The open run of a run manager (or child manager: its parent run), via our handler."""
-    run_id = getattr(manager, "run_id", None) or getattr(manager, "parent_run_id", None)
-    for handler in getattr(manager, "handlers", ()):
-        if isinstance(handler, TracingCallbackHandler):
-            return handler.run_for(run_id)
-    return None
-
-
 def _parent_run(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Run | None:
-    """The run whose child gets this config (its callbacks: a child callback manager)."""
+    """The open run whose child gets this config (its callbacks: a child callback manager
+    holding the parent's run id), via our handler. Runs for every child runnable: kept to
+    one call, the hook's handler tried before a scan for a user's own."""
     config = args[0] if args else kwargs.get("config")
     callbacks = config.get("callbacks") if isinstance(config, dict) else None
-    if callbacks is None or getattr(callbacks, "parent_run_id", None) is None:
+    parent_id = getattr(callbacks, "parent_run_id", None)
+    if parent_id is None:
         return None
-    return _run_for(callbacks)
+    run_id = getattr(callbacks, "run_id", None) or parent_id
+    handlers = getattr(callbacks, "handlers", ())
+    ours = _SLOT.handler
+    if ours is None or ours not in handlers:
+        ours = next((h for h in handlers if isinstance(h, TracingCallbackHandler)), None)
+        if ours is None:
+            return None
+    return ours.run_for(run_id)
 
 
 def _child_context(
@@ -157,7 +158,7 @@ def _child_context(
     result = wrapped(*args, **kwargs)
     with _GUARD:
         run = _parent_run(args, kwargs)
-        if run is not None:
+        if run is not None and get_current() is not run.context:
             attach(run.context)  # the copy is discarded after the child call
     return result
 

@@ -25,8 +25,8 @@ from collections.abc import Awaitable, Callable
 from contextvars import ContextVar, Token
 from typing import Any, Final
 
+from opentelemetry import baggage, trace
 from opentelemetry import context as otel_context
-from opentelemetry import trace
 from opentelemetry.baggage.propagation import W3CBaggagePropagator
 from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 from opentelemetry.trace import Span
@@ -101,14 +101,45 @@ def _accept(ctx: Any) -> tuple[Any, otel_context.Context | None]:
     if not rest:
         return None, None
     current = otel_context.get_current()
-    # ``propagation.extract`` keeps only the baggage we trust (``accept_incoming``).
-    accepted = propagation.extract(rest, context=current) or current
     sent = carrier.get(_BAGGAGE)
+    if len(rest) == 1 and isinstance(sent, str):  # only baggage: a session's, as a rule
+        accepted = current
+        for key, value in _incoming_baggage(sent).items():
+            accepted = baggage.set_baggage(key, value, accepted)
+    else:
+        # ``propagation.extract`` keeps only the baggage we trust (``accept_incoming``).
+        accepted = propagation.extract(rest, context=current) or current
     if isinstance(sent, str) and not _all_trusted(sent):
         # The SDK extracts ``_meta`` for its own span: it must not see the raw baggage.
         cleaned = {k: v for k, v in carrier.items() if k != _BAGGAGE}
         return dataclasses.replace(ctx, meta=cleaned), accepted
     return None, accepted
+
+
+# The entries we keep of a baggage header (``propagation.extract`` with the configured
+# propagators, then ``accept_incoming``), under the settings they were found with: a
+# session sends the same header on every request, and parsing it is most of the
+# server's work per request. Put on top of the current context's own baggage, they
+# give what the full extraction gives (a trusted key's incoming value wins, an
+# untrusted one never replaces a local entry).
+_ACCEPTED_CAP: Final = 64
+_accepted: dict[str, tuple[Settings, dict[str, object]]] = {}
+
+
+def _incoming_baggage(header: str) -> dict[str, object]:
+    """The trusted, cleaned entries of a ``baggage`` header (cached per header)."""
+    if len(header) > propagation.MAX_HEADER_LENGTH:
+        return {}  # what ``propagation.extract`` makes of it too
+    config = settings()
+    known = _accepted.get(header)
+    if known is not None and known[0] is config:
+        return known[1]
+    extracted = propagation.extract({_BAGGAGE: header}, context=otel_context.Context())
+    entries = dict(baggage.get_all(extracted)) if extracted is not None else {}
+    if len(_accepted) >= _ACCEPTED_CAP:
+        _accepted.clear()  # bounded whatever callers send
+    _accepted[header] = (config, entries)
+    return entries
 
 
 # Baggage headers found to hold only what we accept, as they are, under the settings
