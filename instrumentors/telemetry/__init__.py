@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 from opentelemetry import trace
-from opentelemetry.context import Context
+from opentelemetry.context import Context, get_current
 from opentelemetry.metrics import MeterProvider
 from opentelemetry.trace import SpanKind, Tracer, TracerProvider
 from opentelemetry.util.types import AttributeValue
@@ -94,7 +94,14 @@ class Telemetry:
     def _session_context(
         self, session_id: object, context: Context | None
     ) -> tuple[str | None, Context | None]:
-        """The effective session (an explicit ``session()`` wins) and the context to start in."""
+        """The effective session (an explicit ``session()`` wins) and the context to start in.
+
+        The context is resolved here, once: every later read (the chat run that owns the
+        request, the run that gathers the cost, the span's parent) then skips its own
+        lookup of the current context.
+        """
+        if context is None:
+            context = get_current()
         current = current_session_id(context)
         if current is not None:
             return current, context
@@ -170,6 +177,8 @@ class Telemetry:
         ``recording`` passes on a ``will_record()`` answer the caller already has;
         ``attributes`` (a layer's own, such as transport details) go in at start.
         """
+        if context is None:
+            context = get_current()  # resolved once for every read below
         tpl = tool if type(tool) is ToolTemplate and tool.owner is self else None
         if tpl is None:
             tpl = self.tool_template(tool) if isinstance(tool, str) else self._adopt(tool)
@@ -214,6 +223,8 @@ class Telemetry:
         attach: bool = True,
     ) -> LLMRun:
         """Start a ``chat {model}`` span, or enrich the enclosing one from another layer."""
+        if context is None:
+            context = get_current()
         owner = owning_chat(context)
         if owner is not None:
             inner = EnrichingLLMRun(owner, self.content)

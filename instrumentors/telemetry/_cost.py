@@ -28,8 +28,9 @@ if TYPE_CHECKING:
 
 _logger = logging.getLogger(__name__)
 
-# Open agent and step runs by span id (tools are in ``_tool.active_tools``).
+# Open agent and step runs by span id, and open tool runs (``_tool`` fills this one).
 active_scopes: dict[int, Run] = {}
+active_tools: dict[int, Run] = {}
 ACTIVE_SCOPES_CAP: Final = 100_000
 # Costs gathered under an open run, by its span id: [total, of which model calls].
 _totals: dict[int, list[float]] = {}
@@ -49,8 +50,6 @@ _REQUEST_MODEL: Final = semconv.GEN_AI_REQUEST_MODEL
 
 def run_of(span_id: int) -> Run | None:
     """The open tool, step or agent run of ours whose span has this id."""
-    from instrumentors.telemetry._tool import active_tools
-
     return active_tools.get(span_id) or active_scopes.get(span_id)
 
 

@@ -26,6 +26,7 @@ from instrumentors.events import record_rate_limit
 from instrumentors.links import registry as link_registry
 from instrumentors.params import hash_params, safe_content, truncate
 from instrumentors.propagation import sanitize_url
+from instrumentors.telemetry import _cost
 from instrumentors.telemetry._content import ContentPolicy
 from instrumentors.telemetry._guard import ATTR_GUARD as _ATTR_GUARD
 from instrumentors.telemetry._guard import START_GUARD as _START_GUARD
@@ -37,7 +38,8 @@ _logger = logging.getLogger(__name__)
 NO_PARAMS: Final[Any] = object()
 # Open tool runs by span, to find the one a second layer should enrich. A plain
 # dict (atomic get/set under the GIL) is far cheaper than a context copy per call.
-active_tools: dict[int, ToolRun] = {}  # span_id -> run
+# (The dict lives in ``_cost``, which looks runs up by span id at every model call.)
+active_tools: dict[int, ToolRun] = _cost.active_tools  # type: ignore[assignment]
 ACTIVE_TOOLS_CAP: Final = 100_000
 
 _ON_SPAN: Final = 1
