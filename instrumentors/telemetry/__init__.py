@@ -192,7 +192,7 @@ class Telemetry:
             ):
                 return merge_into(outer, call_id, params, attributes)
         sid = current_session_id(context)
-        ctx = context
+        ctx: Context | None = context
         if sid is None and session_id is not None:
             sid, ctx = self._session_context(session_id, context)
         early = params is not NO_PARAMS and bool(recording or self.will_record(ctx))
