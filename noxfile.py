@@ -285,17 +285,33 @@ COMPARE: dict[str, list[str]] = {
         "opentelemetry-instrumentation-anthropic",
         "opentelemetry-instrumentation-google-generativeai",
     ],
-    # OpenLIT's own requirements, but for its anthropic<1 and openai<3 pins: openlit itself
-    # is installed after them without its dependency check (COMPARE_NO_DEPS).
+    # OpenLIT pins openai<3 and anthropic<1, which the pinned SDKs are past: openlit itself
+    # goes in after the rest without its dependency check (COMPARE_NO_DEPS). Here, its other
+    # requirements (openlit 1.45 metadata) but for the HTTP instrumentations below, and
+    # what those need in turn.
     "openlit": [
-        "boto3", "opentelemetry-exporter-otlp", "requests", "schedule", "xmltodict",
+        "boto3", "botocore", "opentelemetry-api", "opentelemetry-exporter-otlp",
+        "opentelemetry-instrumentation", "opentelemetry-sdk",
+        "opentelemetry-semantic-conventions", "pydantic", "requests", "schedule", "xmltodict",
+        "asgiref", "opentelemetry-instrumentation-wsgi", "opentelemetry-util-http",
+    ],
+}  # fmt: skip
+# Installed after COMPARE[name], with --no-deps. OpenLIT also requires 13 HTTP-framework
+# instrumentations from opentelemetry-python-contrib; each pins opentelemetry-instrumentation
+# and -semantic-conventions exactly, and contrib does not release all of them for every core
+# version (for the 0.66b2 held from "ours", aiohttp-client, falcon, flask, pyramid,
+# starlette, tornado, urllib and urllib3 stop at 0.66b1), so resolving them fails ("could not
+# be installed"). Only openlit.init() loads them, for HTTP frameworks; compare_existing.py
+# calls OpenLIT's LLM instrumentors directly and never imports them.
+COMPARE_NO_DEPS: dict[str, list[str]] = {
+    "openlit": [
+        "openlit",
         *(f"opentelemetry-instrumentation-{name}" for name in (
             "aiohttp-client", "asgi", "django", "falcon", "fastapi", "flask", "httpx",
             "pyramid", "requests", "starlette", "tornado", "urllib", "urllib3",
         )),
-    ],
+    ]
 }  # fmt: skip
-COMPARE_NO_DEPS: dict[str, list[str]] = {"openlit": ["openlit"]}
 # Held in every virtualenv at the versions resolved for "ours": the plain cost compares.
 COMPARE_PINNED = [
     "openai", "anthropic", "httpx", "httpx2", "pydantic", "pydantic-core", "langchain-core",

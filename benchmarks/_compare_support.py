@@ -47,15 +47,51 @@ class Library:
     content_off: dict[str, str] = field(default_factory=dict)
 
 
+# The environment variable openlit.init() reads for content capture (default on).
+OPENLIT_CAPTURE = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
+
+
 def _openlit_options() -> dict[str, Any]:
-    """What ``openlit.init()`` does for its instrumentors: its config at the defaults, and
-    content captured (unless ``OPENLIT_CAPTURE_MESSAGE_CONTENT=false``); metrics off here
-    (no MeterProvider is set)."""
+    """What ``openlit.init()`` sets up for its instrumentors, at its defaults.
+
+    Its global config and the keyword arguments its ``instrument()`` calls pass: content
+    captured unless ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT`` turns it off,
+    events on. Unlike ``init()``: no price table (``init()`` downloads one; with no
+    network it too ends with none), metrics off (``init()`` would make a MeterProvider and
+    exporter of its own), and no LoggerProvider or span exporter installed (``init()``
+    would add a console or OTLP exporter): the instrumentors use the global tracer
+    provider, ours, and emit their events to the global no-op logger provider.
+    """
     from openlit._config import OpenlitConfig
 
+    value = os.environ.get(OPENLIT_CAPTURE)
+    capture = value.lower() in {"true", "1", "yes"} if value else True
+    options = {
+        "environment": "default",
+        "application_name": "default",
+        "pricing_info": {},
+        "capture_message_content": capture,
+        "disable_metrics": True,
+        "disable_events": False,
+        "capture_db_parameters": False,
+    }
     OpenlitConfig.reset_to_defaults()
-    capture = os.environ.get("OPENLIT_CAPTURE_MESSAGE_CONTENT", "true").lower() != "false"
-    return {"capture_message_content": capture, "disable_metrics": True}
+    OpenlitConfig.update_config(
+        options["environment"],
+        options["application_name"],
+        None,  # otlp_endpoint
+        None,  # otlp_headers
+        False,  # disable_batch
+        capture,
+        None,  # metrics_dict
+        True,  # disable_metrics
+        {},  # pricing_info
+    )
+    return options
+
+
+def _openlit(module: str, cls: str) -> Target:
+    return Target("openlit", f"openlit.instrumentation.{module}", cls, options=_openlit_options)
 
 
 LIBRARIES: dict[str, Library] = {
@@ -144,23 +180,18 @@ LIBRARIES: dict[str, Library] = {
         },
         content_off={"TRACELOOP_TRACE_CONTENT": "false"},
     ),
-    # OpenLIT pins anthropic<1: nox installs it without its dependency check (--no-deps).
+    # OpenLIT pins openai<3 and anthropic<1: nox installs it without its dependency check
+    # (--no-deps). Its per-framework instrumentors, called as openlit.init() calls them;
+    # not init() itself, which would also turn on the official HTTP-client instrumentations
+    # (httpx, requests, ...) and so add an HTTP span to each SDK call.
     "openlit": Library(
         {
-            ANTHROPIC: Target(
-                "openlit",
-                "openlit.instrumentation.anthropic",
-                "AnthropicInstrumentor",
-                options=_openlit_options,
-            ),
-            GENAI: Target(
-                "openlit",
-                "openlit.instrumentation.google_ai_studio",
-                "GoogleAIStudioInstrumentor",
-                options=_openlit_options,
-            ),
+            OPENAI: _openlit("openai", "OpenAIInstrumentor"),
+            LANGCHAIN: _openlit("langchain", "LangChainInstrumentor"),
+            ANTHROPIC: _openlit("anthropic", "AnthropicInstrumentor"),
+            GENAI: _openlit("google_ai_studio", "GoogleAIStudioInstrumentor"),
         },
-        content_off={"OPENLIT_CAPTURE_MESSAGE_CONTENT": "false"},
+        content_off={OPENLIT_CAPTURE: "false"},
     ),
 }
 

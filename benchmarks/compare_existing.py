@@ -13,10 +13,12 @@ with theirs:
 - ``gemini chat``: a non-streaming google-genai ``generate_content`` with a declared
   function, answered with one function call (``google_genai_overhead.py``'s client).
 
-One instrumentation per process (``--which``), each with its default settings. Rounds
-are interleaved (instrument, measure, uninstrument, measure; the order alternates each
-round), with a bare SDK span around the plain call for scale; medians over rounds of
-this thread's CPU time are reported. Spans are exported to memory through a
+One instrumentation per process (``--which``), each with its default settings (OpenLIT:
+its per-framework instrumentors, called with what ``openlit.init()`` passes them at its
+defaults; see ``_compare_support._openlit_options``). Rounds are interleaved (instrument,
+measure, uninstrument, measure; the order alternates each round), with a bare SDK span
+around the plain call for scale; medians over rounds of this thread's CPU time are
+reported. Spans are exported to memory through a
 ``SimpleSpanProcessor``; the spans per call are counted and the spans searched for
 the prompt, the tool arguments and the tool result (content capture).
 
