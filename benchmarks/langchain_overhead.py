@@ -44,7 +44,14 @@ class ScriptedChat(FakeMessagesListChatModel):
 
 
 class _NoopHandler(BaseCallbackHandler):
+    """LangChain's callback work alone. ``on_chat_model_start`` is implemented (as ours and
+    the bare handler do): the base one raises NotImplementedError, and LangChain then
+    renders the messages as strings for ``on_llm_start``, work no real handler causes."""
+
     run_inline = True
+
+    def on_chat_model_start(self, serialized: Any, messages: Any, **kwargs: Any) -> None:
+        return None
 
 
 class _BareSpanHandler(BaseCallbackHandler):

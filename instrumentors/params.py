@@ -50,7 +50,7 @@ def hash_text(text: str, key: bytes | None) -> str:
     """``hmac-sha256:<32 hex>`` with a key, else ``sha256:<32 hex>``."""
     data = text.encode("utf-8", "surrogatepass")
     if key:
-        digest = hmac.new(key, data, hashlib.sha256).hexdigest()
+        digest = hmac.digest(key, data, "sha256").hex()  # one-shot, in C
         return semconv.HASH_PREFIX_HMAC + digest[:_HEX_CHARS]
     return semconv.HASH_PREFIX_SHA256 + hashlib.sha256(data).hexdigest()[:_HEX_CHARS]
 

@@ -76,14 +76,7 @@ class HookSlot:
         return self.handler
 
 
-class NoopHandler(_NoopHandler):
-    """``langchain_overhead``'s no-op handler, with a no-op ``on_chat_model_start`` too:
-    the base one raises NotImplementedError, and LangChain then falls back to
-    ``on_llm_start`` with the messages rendered as strings, work that neither ours nor
-    the bare handler (both implementing it) cause."""
-
-    def on_chat_model_start(self, serialized: Any, messages: Any, **kw: Any) -> None:
-        return None
+NoopHandler = _NoopHandler  # LangChain's callback work alone (see langchain_overhead.py)
 
 
 def hook(handler: BaseCallbackHandler) -> None:
