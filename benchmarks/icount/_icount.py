@@ -19,9 +19,11 @@ same driver measures any tree that has the public API used here.
 from __future__ import annotations
 
 import ctypes
+import gc
 import json
 import os
 import sys
+import threading
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -102,6 +104,20 @@ def _nothing() -> None:
     return None
 
 
+def settle() -> None:
+    """Wait for our package's threads (``instrument()`` loads the price table), then collect.
+
+    That thread runs for seconds under valgrind: left running, its instructions land in
+    the measured loop, more or fewer from run to run. The collection then starts every
+    run from the same garbage collector state (how far each generation is from its next
+    collection no longer depends on how the thread's allocations fell).
+    """
+    for thread in threading.enumerate():
+        if thread.name.startswith("instrumentors") and thread is not threading.current_thread():
+            thread.join()
+    gc.collect()
+
+
 def _report(mode: str, calls: int, exporter: Discard, before: tuple[int, int]) -> None:
     spans, ours = exporter.count - before[0], exporter.ours - before[1]
     print(json.dumps({"mode": mode, "calls": calls, "spans": spans, "ours": ours}))
@@ -114,6 +130,7 @@ def measure(
     requests = _Requests()
     for _ in range(warmup):
         fn()
+    settle()
     before = (exporter.count, exporter.ours)
     requests.start()
     for _ in range(calls):
@@ -129,6 +146,7 @@ async def measure_async(
     requests = _Requests()
     for _ in range(warmup):
         await fn()
+    settle()
     before = (exporter.count, exporter.ours)
     requests.start()
     for _ in range(calls):

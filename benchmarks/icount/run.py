@@ -107,7 +107,7 @@ WORKLOADS = {
     "langchain": _framework("langchain_step.py", 300, "step"),
     "langgraph": _framework("langgraph_run.py", 100, "ReAct agent run"),
     "llama_index": _framework("llama_index_step.py", 300, "chat + tool"),
-    "llama_index_agent": _framework("llama_index_agent.py", 100, "FunctionAgent run"),
+    "llama_index_agent": _framework("llama_index_agent.py", 20, "FunctionAgent run"),
     "agents": _framework("agents_run.py", 50, "Runner.run", handler="processor"),
     "mcp": Workload(
         "mcp_call.py",
