@@ -25,6 +25,7 @@ import os
 import sys
 import threading
 from collections.abc import Awaitable, Callable, Sequence
+from http.server import ThreadingHTTPServer
 from typing import Any
 
 from opentelemetry import trace
@@ -102,6 +103,17 @@ class _Requests:
 
 def _nothing() -> None:
     return None
+
+
+def serve_quietly(fake: Any, handler: type) -> Any:
+    """Start one of the fake API servers of ``tests/fakes`` in a daemon thread, its accept
+    loop blocking without a poll timeout: an idle wait then costs no instructions (a timed
+    poll would add counts that depend on how long the run takes). Never shut down."""
+    bound = type("_BoundHandler", (handler,), {"fake": fake})
+    fake._httpd = httpd = ThreadingHTTPServer((fake.host, 0), bound)
+    httpd.daemon_threads = True
+    threading.Thread(target=httpd.serve_forever, args=(None,), daemon=True).start()
+    return fake
 
 
 def settle() -> None:

@@ -23,12 +23,10 @@ the differences are our layer and the bare span alone, not the SDK's span.
 
 from __future__ import annotations
 
-import threading
-from http.server import ThreadingHTTPServer
 from typing import Any
 
 import anthropic
-from _icount import attributes_of, measure, parse_args, tracing
+from _icount import attributes_of, measure, parse_args, serve_quietly, tracing
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 
@@ -44,18 +42,6 @@ MESSAGES = [{"role": "user", "content": "What is the weather in Paris?"}]
 TOOLS = [{"name": "get_weather", "input_schema": {"type": "object", "properties": {}}}]
 
 
-class QuietServer(FakeAnthropicServer):
-    """The fake server, its accept loop blocking without a poll timeout."""
-
-    def start(self) -> QuietServer:
-        handler = type("_BoundHandler", (_Handler,), {"fake": self})
-        self._httpd = httpd = ThreadingHTTPServer((self.host, 0), handler)
-        httpd.daemon_threads = True
-        # Never shut down: the daemon thread ends with the process.
-        threading.Thread(target=httpd.serve_forever, args=(None,), daemon=True).start()
-        return self
-
-
 def no_sdk_span(*args: Any, **kwargs: Any) -> None:
     """In place of the SDK's ``start_api_call_span``: no span, as ours has for its requests."""
     return None
@@ -64,7 +50,7 @@ def no_sdk_span(*args: Any, **kwargs: Any) -> None:
 def main() -> None:
     mode, calls = parse_args(MODES)
     _, exporter = tracing()
-    server = QuietServer().start()
+    server = serve_quietly(FakeAnthropicServer(), _Handler)
     # At the SDK's defaults (its own tracing on), as a user's client would be.
     client = anthropic.Anthropic(base_url=server.base_url, api_key="sk-ant-bench", max_retries=0)
     tracer = trace.get_tracer("bench")

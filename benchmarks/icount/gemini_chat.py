@@ -17,11 +17,9 @@ current around the call, as ours is, under the "bench" scope::
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
-from http.server import ThreadingHTTPServer
 
-from _icount import attributes_of, measure, parse_args, tracing
+from _icount import attributes_of, measure, parse_args, serve_quietly, tracing
 from google import genai
 from google.genai import types
 from opentelemetry import trace
@@ -46,22 +44,10 @@ CONFIG = types.GenerateContentConfig(
 )  # fmt: skip
 
 
-class QuietServer(FakeGeminiServer):
-    """The fake server, its accept loop blocking without a poll timeout."""
-
-    def start(self) -> QuietServer:
-        handler = type("_BoundHandler", (_Handler,), {"fake": self})
-        self._httpd = httpd = ThreadingHTTPServer((self.host, 0), handler)
-        httpd.daemon_threads = True
-        # Never shut down: the daemon thread ends with the process.
-        threading.Thread(target=httpd.serve_forever, args=(None,), daemon=True).start()
-        return self
-
-
 def main() -> None:
     mode, calls = parse_args(MODES)
     _, exporter = tracing()
-    server = QuietServer().start()
+    server = serve_quietly(FakeGeminiServer(), _Handler)
     client = genai.Client(api_key="bench-key", http_options=server.http_options())  # type: ignore[arg-type]
     tracer = trace.get_tracer("bench")
 

@@ -15,11 +15,8 @@ with), ``ours`` (``OpenAIInstrumentor``)::
 
 from __future__ import annotations
 
-import threading
-from http.server import ThreadingHTTPServer
-
 import openai
-from _icount import attributes_of, measure, parse_args, tracing
+from _icount import attributes_of, measure, parse_args, serve_quietly, tracing
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 
@@ -33,22 +30,10 @@ MESSAGES = [{"role": "user", "content": "What is the weather in Paris?"}]
 TOOLS = [{"type": "function", "function": {"name": "get_weather", "parameters": {}}}]
 
 
-class QuietServer(FakeOpenAIServer):
-    """The fake server, its accept loop blocking without a poll timeout."""
-
-    def start(self) -> QuietServer:
-        handler = type("_BoundHandler", (_Handler,), {"fake": self})
-        self._httpd = httpd = ThreadingHTTPServer((self.host, 0), handler)
-        httpd.daemon_threads = True
-        # Never shut down: the daemon thread ends with the process.
-        threading.Thread(target=httpd.serve_forever, args=(None,), daemon=True).start()
-        return self
-
-
 def main() -> None:
     mode, calls = parse_args(MODES)
     _, exporter = tracing()
-    server = QuietServer().start()
+    server = serve_quietly(FakeOpenAIServer(), _Handler)
     client = openai.OpenAI(base_url=server.base_url, api_key="sk-bench", max_retries=0)
     tracer = trace.get_tracer("bench")
 
