@@ -32,6 +32,7 @@ _PARAMS: Final = (
     ("frequency_penalty", "frequencyPenalty"),
     ("presence_penalty", "presencePenalty"),
 )
+_PARAM_NAMES: Final = tuple(name for name, _ in _PARAMS)
 _reasons: dict[Any, str] = {}  # enum member -> lowercased value (a handful of members)
 
 # --------------------------------------------------------------------------- helpers
@@ -83,8 +84,8 @@ def _params(config: Any) -> tuple[Any, ...]:
     fields = getattr(config, "__dict__", None)
     if fields is None:
         return tuple(getattr(config, name, None) for name, _ in _PARAMS)
-    # The SDK's pydantic model keeps its fields in ``__dict__``: plain reads.
-    return tuple(fields.get(name) for name, _ in _PARAMS)
+    # The SDK's pydantic model keeps its fields in ``__dict__``: plain reads (in C).
+    return tuple(map(fields.get, _PARAM_NAMES))
 
 
 def request(run: LLMRun, kwargs: Mapping[str, Any], stream: bool) -> None:

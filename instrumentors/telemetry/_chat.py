@@ -36,17 +36,6 @@ from instrumentors.telemetry._shapes import ChatShape
 
 CHAT_RUN_KEY: Final = create_key("instrumentors-chat-run")
 _TTFC: Final = semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK
-_REQUEST_KEYS: Final = (
-    semconv.GEN_AI_REQUEST_TEMPERATURE,
-    semconv.GEN_AI_REQUEST_TOP_P,
-    semconv.GEN_AI_REQUEST_MAX_TOKENS,
-    semconv.GEN_AI_REQUEST_SEED,
-    semconv.GEN_AI_REQUEST_FREQUENCY_PENALTY,
-    semconv.GEN_AI_REQUEST_PRESENCE_PENALTY,
-    semconv.GEN_AI_REQUEST_CHOICE_COUNT,
-    semconv.GEN_AI_REQUEST_STREAM,
-    semconv.GEN_AI_REQUEST_TOP_K,
-)
 # Response attributes that are also dimensions of the call's metrics when present (the
 # conventions list the response model, and OpenAI's service tier and system fingerprint).
 _METRIC_RESPONSE_KEYS: Final = (
@@ -141,21 +130,26 @@ class LLMRun(Run):
         ``attributes``: a provider's own request attributes (named in ``semconv``, such
         as ``openai.request.service_tier``); None values are skipped.
         """
-        given = (
-            temperature,
-            top_p,
-            max_tokens,
-            seed,
-            frequency_penalty,
-            presence_penalty,
-            choice_count,
-            stream,
-            top_k,
-        )
         values = self.values
-        for key, value in zip(_REQUEST_KEYS, given, strict=True):
-            if value is not None:
-                values[key] = value
+        # Unrolled (a chat call's start): most of these are None.
+        if temperature is not None:
+            values[semconv.GEN_AI_REQUEST_TEMPERATURE] = temperature
+        if top_p is not None:
+            values[semconv.GEN_AI_REQUEST_TOP_P] = top_p
+        if max_tokens is not None:
+            values[semconv.GEN_AI_REQUEST_MAX_TOKENS] = max_tokens
+        if seed is not None:
+            values[semconv.GEN_AI_REQUEST_SEED] = seed
+        if frequency_penalty is not None:
+            values[semconv.GEN_AI_REQUEST_FREQUENCY_PENALTY] = frequency_penalty
+        if presence_penalty is not None:
+            values[semconv.GEN_AI_REQUEST_PRESENCE_PENALTY] = presence_penalty
+        if choice_count is not None:
+            values[semconv.GEN_AI_REQUEST_CHOICE_COUNT] = choice_count
+        if stream is not None:
+            values[semconv.GEN_AI_REQUEST_STREAM] = stream
+        if top_k is not None:
+            values[semconv.GEN_AI_REQUEST_TOP_K] = top_k
         if stop_sequences:
             values[semconv.GEN_AI_REQUEST_STOP_SEQUENCES] = [str(s) for s in stop_sequences]
         if output_type:
