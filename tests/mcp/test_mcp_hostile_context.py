@@ -155,3 +155,29 @@ async def test_no_key_trusted(
     assert payload["meta"]["baggage"] == header  # the tool's own request is left as sent
     for span in exporter.get_finished_spans():
         assert "agent.session_id" not in (span.attributes or {}), span.name
+
+
+async def test_a_parsed_header_follows_the_settings(
+    exporter: InMemorySpanExporter, instrumentor: Any, session_processor: None, settings_env: Any
+) -> None:
+    """The server parses a session's baggage header once; a change of settings still applies
+    to the very next request carrying it."""
+    payload, first = await call_with({"agent.session_id": "ok-1"})
+    assert payload["baggage"] == {"agent.session_id": "ok-1"}
+    settings_env(AGENT_INSTRUMENTORS_TRUST_INCOMING_BAGGAGE="none")
+    payload, second = await call_with({"agent.session_id": "ok-1"})
+    assert second == first  # the same header, now parsed under the new settings
+    assert payload["baggage"] == {}
+
+
+def test_parsed_headers_are_bounded() -> None:
+    """Callers sending a new header per request cannot grow the cache; an oversized header
+    gives what the full extraction gives for it: nothing."""
+    from instrumentors.mcp import _middleware
+
+    for index in range(3 * _middleware._ACCEPTED_CAP):
+        assert _middleware._incoming_baggage(f"agent.session_id=s-{index}") == {
+            "agent.session_id": f"s-{index}"
+        }
+    assert len(_middleware._accepted) <= _middleware._ACCEPTED_CAP
+    assert _middleware._incoming_baggage("agent.session_id=" + "x" * 9000) == {}
