@@ -94,12 +94,8 @@ class Telemetry:
     def _session_context(
         self, session_id: object, context: Context | None
     ) -> tuple[str | None, Context | None]:
-        """The effective session (an explicit ``session()`` wins) and the context to start in.
-
-        The context is resolved here, once: every later read (the chat run that owns the
-        request, the run that gathers the cost, the span's parent) then skips its own
-        lookup of the current context.
-        """
+        """The effective session (an explicit ``session()`` wins) and the context to start in
+        (resolved once here: the reads after it skip their own lookups of the current one)."""
         if context is None:
             context = get_current()
         current = current_session_id(context)
@@ -175,8 +171,7 @@ class Telemetry:
         tool). A second layer seeing the same call (directly inside the other
         layer's span, same tool name or ``merge_any``) enriches that span instead.
         ``recording`` passes on a ``will_record()`` answer the caller already has;
-        ``attributes`` (a layer's own, such as transport details) go in at start.
-        """
+        ``attributes`` (a layer's own, such as transport details) go in at start."""
         if context is None:
             context = get_current()  # resolved once for every read below
         tpl = tool if type(tool) is ToolTemplate and tool.owner is self else None
