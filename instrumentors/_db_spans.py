@@ -22,18 +22,17 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from types import TracebackType
 from typing import Any, Final
 
 from opentelemetry import trace
-from opentelemetry.context import Context
-from opentelemetry.trace import Link, Span, SpanContext, SpanKind, Status, StatusCode
+from opentelemetry.trace import Span, SpanContext, Status, StatusCode
 from opentelemetry.util.types import Attributes, AttributeValue
 
 from instrumentors import _semconv_net as net
 from instrumentors._errors import error_type, record_exception
-from instrumentors._wrapping_tracer import WrappingTracer, WrappingTracerProvider
+from instrumentors._wrapping_tracer import SpanStart, WrappingTracer, WrappingTracerProvider
 from instrumentors.config import settings
 from instrumentors.params import truncate
 from instrumentors.propagation import scrub_text
@@ -216,22 +215,10 @@ class DBTracer(WrappingTracer):
     def __init__(self, tracer: trace.Tracer) -> None:
         self._tracer = tracer
 
-    def start_span(
-        self,
-        name: str,
-        context: Context | None = None,
-        kind: SpanKind = SpanKind.INTERNAL,
-        attributes: Attributes = None,
-        links: Sequence[Link] | None = None,
-        start_time: int | None = None,
-        record_exception: bool = True,
-        set_status_on_exception: bool = True,
-    ) -> Span:
-        parent = trace.get_current_span(context).get_span_context()
-        clean = _clean(attributes)
-        span = self._tracer.start_span(
-            name, context, kind, clean, links, start_time, record_exception, set_status_on_exception
-        )
+    def wrap_start(self, start: SpanStart) -> Span:
+        parent = trace.get_current_span(start.context).get_span_context()
+        clean = _clean(start.attributes)
+        span = start.on(self._tracer, clean)
         query = bool(clean) and not STATEMENT_KEYS.isdisjoint(clean or ())
         parent_id = parent.span_id if parent.is_valid else None
         return DBSpan(span, parent_id, _system_of(clean), query)

@@ -22,23 +22,22 @@ from __future__ import annotations
 
 import logging
 import traceback
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Any, Final
 
 from opentelemetry import trace
-from opentelemetry.context import Context
 from opentelemetry.semconv.attributes.exception_attributes import (
     EXCEPTION_ESCAPED,
     EXCEPTION_MESSAGE,
     EXCEPTION_STACKTRACE,
     EXCEPTION_TYPE,
 )
-from opentelemetry.trace import Link, Span, SpanContext, SpanKind, Status, StatusCode
+from opentelemetry.trace import Span, SpanContext, Status, StatusCode
 from opentelemetry.util.types import Attributes, AttributeValue
 
 from instrumentors import _semconv_net as net
-from instrumentors._wrapping_tracer import WrappingTracer, WrappingTracerProvider
+from instrumentors._wrapping_tracer import SpanStart, WrappingTracer, WrappingTracerProvider
 from instrumentors.propagation import REDACTED, host_of, sanitize_url, scrub_text
 
 _logger = logging.getLogger(__name__)
@@ -219,27 +218,15 @@ class ScrubbingTracer(WrappingTracer):
         self._tracer = tracer
         self._on_start = on_start
 
-    def start_span(
-        self,
-        name: str,
-        context: Context | None = None,
-        kind: SpanKind = SpanKind.INTERNAL,
-        attributes: Attributes = None,
-        links: Sequence[Link] | None = None,
-        start_time: int | None = None,
-        record_exception: bool = True,
-        set_status_on_exception: bool = True,
-    ) -> Span:
+    def wrap_start(self, start: SpanStart) -> Span:
         if self._on_start is not None:
             try:
                 self._on_start()
             except Exception:
                 _logger.debug("the HTTP span start hook failed", exc_info=True)
-        clean, host = scrubbed_attributes(attributes)
-        span = self._tracer.start_span(
-            name, context, kind, clean, links, start_time, record_exception, set_status_on_exception
-        )
-        return HTTPSpan(span, host, record_exception, set_status_on_exception)
+        clean, host = scrubbed_attributes(start.attributes)
+        span = start.on(self._tracer, clean)
+        return HTTPSpan(span, host, start.record_exception, start.set_status_on_exception)
 
     def record_failure(
         self, span: Span, exc: Exception, record_exception: bool, set_status_on_exception: bool

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 from opentelemetry import context as context_api
 from opentelemetry import trace
@@ -18,8 +19,33 @@ from opentelemetry.util.types import Attributes
 _logger = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class SpanStart:
+    """The arguments of one ``start_span`` call, as the instrumentation gave them."""
+
+    name: str
+    context: Context | None
+    kind: SpanKind
+    attributes: Attributes
+    links: Sequence[Link] | None
+    start_time: int | None
+    record_exception: bool
+    set_status_on_exception: bool
+
+    def on(self, tracer: trace.Tracer, attributes: Attributes) -> Span:
+        """The span ``tracer`` starts for this call, with ``attributes`` in place of the given."""
+        return tracer.start_span(
+            self.name, self.context, self.kind, attributes, self.links, self.start_time,
+            self.record_exception, self.set_status_on_exception,
+        )  # fmt: skip
+
+
 class WrappingTracer(trace.Tracer):
-    """``start_as_current_span`` on top of the subclass's ``start_span``."""
+    """``start_span`` / ``start_as_current_span`` on top of the subclass's ``wrap_start``."""
+
+    def wrap_start(self, start: SpanStart) -> Span:
+        """The span (a wrapper of ours around the wrapped tracer's) for ``start``."""
+        raise NotImplementedError
 
     def start_span(
         self,
@@ -32,7 +58,12 @@ class WrappingTracer(trace.Tracer):
         record_exception: bool = True,
         set_status_on_exception: bool = True,
     ) -> Span:
-        raise NotImplementedError
+        return self.wrap_start(
+            SpanStart(
+                name, context, kind, attributes, links, start_time, record_exception,
+                set_status_on_exception,
+            )
+        )  # fmt: skip
 
     def record_failure(
         self, span: Span, exc: Exception, record_exception: bool, set_status_on_exception: bool
