@@ -84,6 +84,16 @@ def attributes_of(exporter: Discard, call: Callable[[], object]) -> dict[str, di
     return found
 
 
+def attributes_of_one(exporter: Discard, call: Callable[[], object], name: str) -> dict[str, Any]:
+    """The attributes of the one span ``call`` exports, which must be named ``name``."""
+    before = exporter.count
+    captured = attributes_of(exporter, call)
+    spans = exporter.count - before
+    if set(captured) != {name} or spans != 1:
+        raise SystemExit(f"expected our one span {name!r} per call, got {spans}: {captured}")
+    return captured[name]
+
+
 def parse_args(modes: Sequence[str]) -> tuple[str, int]:
     """``MODE CALLS`` from the command line."""
     if len(sys.argv) != 3 or sys.argv[1] not in modes:
