@@ -94,6 +94,15 @@ def attributes_of_one(exporter: Discard, call: Callable[[], object], name: str) 
     return captured[name]
 
 
+def check_spans(mode: str, fn: Callable[[], object], exporter: Discard, expected: int) -> None:
+    """One call of ``fn`` (outside the count) must export ``expected`` spans."""
+    before = exporter.count
+    fn()
+    emitted = exporter.count - before
+    if emitted != expected:
+        raise SystemExit(f"{mode}: {emitted} span(s) per call, expected {expected}")
+
+
 def parse_args(modes: Sequence[str]) -> tuple[str, int]:
     """``MODE CALLS`` from the command line."""
     if len(sys.argv) != 3 or sys.argv[1] not in modes:

@@ -26,7 +26,7 @@ from __future__ import annotations
 from typing import Any
 
 import anthropic
-from _icount import attributes_of_one, measure, parse_args, serve_quietly, tracing
+from _icount import attributes_of_one, check_spans, measure, parse_args, serve_quietly, tracing
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 
@@ -78,12 +78,7 @@ def main() -> None:
             return chat()
 
     fn = {"plain": chat, "bare": bare, "ours": chat}[mode]
-    before = exporter.count
-    fn()
-    emitted = exporter.count - before
-    expected = 0 if mode == "plain" else 1  # ours: one span per call (checked above)
-    if emitted != expected:
-        raise SystemExit(f"{mode}: {emitted} span(s) per call, expected {expected}")
+    check_spans(mode, fn, exporter, 0 if mode == "plain" else 1)  # ours: one (checked above)
     measure(mode, fn, calls, warmup=30, exporter=exporter)
 
 

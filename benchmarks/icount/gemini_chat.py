@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from _icount import attributes_of_one, measure, parse_args, serve_quietly, tracing
+from _icount import attributes_of_one, check_spans, measure, parse_args, serve_quietly, tracing
 from google import genai
 from google.genai import types
 from opentelemetry import trace
@@ -79,12 +79,7 @@ def main() -> None:
         "bare5": lambda: in_span(five),
         "bare": lambda: in_span(same),
     }[mode]
-    before = exporter.count
-    fn()
-    emitted = exporter.count - before
-    expected = 0 if mode == "plain" else 1  # ours: one span per call (checked above)
-    if emitted != expected:
-        raise SystemExit(f"{mode}: {emitted} span(s) per call, expected {expected}")
+    check_spans(mode, fn, exporter, 0 if mode == "plain" else 1)  # ours: one (checked above)
     measure(mode, fn, calls, warmup=30, exporter=exporter)
 
 
